@@ -1,0 +1,37 @@
+# em2exm: `make demo` runs the whole pipeline on bundled real data; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,view]'
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m em2exm run configs/demo.yaml
+	$(PY) -m em2exm run configs/demo-nuclei.yaml
+	@echo "results: $(CURDIR)/runs/demo (EM->plantseg membranes), $(CURDIR)/runs/demo-nuclei (EM->GoNuclear nuclei)"
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(PY) -m pip install -q ruff
+	$(VENV)/bin/ruff check shared stages workflows tests bench
+
+bench: setup
+	$(PY) bench/io.py
+
+clean:
+	rm -rf runs build *.egg-info

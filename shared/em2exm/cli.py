@@ -1,0 +1,75 @@
+"""The umbrella CLI: ``em2exm <stage> ...`` runs ``stages.<stage>``; plus ``run`` (local pipeline runner)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import Callable, Sequence
+
+from em2exm import stagekit
+
+TOOLS = {
+    "run": ("em2exm.runner", "run the pipeline locally, skipping completed steps"),
+}
+OPTIONAL_TOOLS = {
+    "workflow": ("workflows.cli", "render, lint or submit the pipeline as Argo workflows"),
+    "slurm": ("workflows.slurm", "write (and submit) the pipeline as chained sbatch jobs"),
+    "view": ("em2exm.viewer", "serve a run directory and print a Neuroglancer URL"),
+}
+
+
+def stage_names() -> list[str]:
+    """Names of the stage entry points (module ``stages.foo_bar`` is stage ``foo-bar``)."""
+    import stages
+
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(stages.__path__) if not m.name.startswith("_"))
+
+
+def _available_tools() -> dict[str, tuple[str, str]]:
+    tools = dict(TOOLS)
+    for name, (module, help_text) in OPTIONAL_TOOLS.items():
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) and _module_exists(module):
+            tools[name] = (module, help_text)
+    return tools
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _usage(tools: dict[str, tuple[str, str]]) -> str:
+    lines = ["usage: em2exm <command> [options]   (em2exm <command> --help for its options)", "", "stages:"]
+    lines += [f"  {name}" for name in stage_names()]
+    lines += ["", "tools:"] + [f"  {name:<10} {help_text}" for name, (_, help_text) in tools.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a stage or tool and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tools = _available_tools()
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(tools))
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command in ("-V", "--version"):
+        from em2exm import __version__
+
+        print(__version__)
+        return 0
+    if command in tools:
+        entry: Callable[[Sequence[str]], None] = importlib.import_module(tools[command][0]).main
+    elif command in stage_names():
+        entry = importlib.import_module("stages." + command.replace("-", "_")).main
+    else:
+        print(f"error: unknown command '{command}' -- fix: use one of {', '.join(stage_names() + list(tools))}", file=sys.stderr)
+        return 2
+    return stagekit.run_stage(entry, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Atomic commit of stage outputs through completion markers.
+
+Object stores have no atomic rename, so an output only counts as complete once its marker, a small
+JSON object, has been written *after* all of its data.  A killed stage leaves data without a marker:
+the next run sees it as incomplete and redoes it.  Blockwise stages keep one marker per block so a
+re-run skips finished blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from em2exm import __version__, storage
+
+MARKER = ".em2exm_complete.json"
+BLOCK_MARKERS = ".em2exm_blocks"
+
+
+def marker_url(url: str) -> str:
+    """Where the completion marker of the output at ``url`` lives."""
+    return storage.join(url, MARKER)
+
+
+def is_complete(url: str) -> bool:
+    """Whether the output at ``url`` was committed."""
+    return storage.exists(marker_url(url))
+
+
+def mark_complete(url: str, info: dict[str, Any] | None = None) -> None:
+    """Commit the output at ``url``: call only after every byte of it is written."""
+    record = {"version": __version__, "time": time.time(), **(info or {})}
+    storage.write_bytes(marker_url(url), json.dumps(record, indent=1).encode())
+
+
+def read_marker(url: str) -> dict[str, Any]:
+    """The record stored by :func:`mark_complete`."""
+    return json.loads(storage.read_bytes(marker_url(url)))
+
+
+def uncommit(url: str) -> None:
+    """Withdraw the completion marker (the first step of an overwrite)."""
+    storage.remove(marker_url(url))
+    storage.remove(storage.join(url, BLOCK_MARKERS))
+
+
+def block_done(url: str, block_id: int) -> bool:
+    """Whether block ``block_id`` of the output at ``url`` was committed."""
+    return storage.exists(storage.join(url, BLOCK_MARKERS, str(block_id)))
+
+
+def mark_block_done(url: str, block_id: int, info: dict[str, Any] | None = None) -> None:
+    """Commit one block of a blockwise output, after its data is written."""
+    storage.write_bytes(storage.join(url, BLOCK_MARKERS, str(block_id)), json.dumps(info or {}).encode())
+
+
+def read_block_info(url: str, block_id: int) -> dict[str, Any]:
+    """The record stored by :func:`mark_block_done`."""
+    return json.loads(storage.read_bytes(storage.join(url, BLOCK_MARKERS, str(block_id))))
+
+
+def done_blocks(url: str) -> set[int]:
+    """Ids of the committed blocks of the output at ``url``."""
+    return {int(name) for name in storage.list_names(storage.join(url, BLOCK_MARKERS)) if name.isdigit()}

@@ -1,0 +1,190 @@
+"""The pipeline configuration: one YAML file validated by pydantic, unknown keys rejected by name.
+
+Every stage reads its own section; ``--set a.b=value`` overrides any key on every command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from em2exm import storage
+from em2exm.errors import UserError
+
+Model = TypeVar("Model", bound=BaseModel)
+Triple = tuple[float, float, float]
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VolumeSource(StrictModel):
+    """A raw input volume: image file, optional instance labels, voxel size in nanometres."""
+
+    image: str
+    labels: str | None = None
+    voxel_size: Triple
+    expansion_factor: float = 1.0
+    subvolume: int | None = None
+
+
+class Inputs(StrictModel):
+    """Domain A (labelled EM) and domain B (ExM, labels only for evaluation)."""
+
+    em: VolumeSource
+    exm: VolumeSource
+
+
+class IngestOptions(StrictModel):
+    """How raw volumes become normalised OME-Zarr."""
+
+    clip_percentiles: tuple[float, float] = (0.5, 99.5)
+    histeq: bool = False
+    invert: bool = False
+    chunks: tuple[int, int, int] = (64, 64, 64)
+    crop: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None
+
+    @field_validator("clip_percentiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 100:
+            raise ValueError("need 0 <= low < high <= 100")
+        return value
+
+
+class RunOptions(StrictModel):
+    """Where a run writes: every output is a zarr URL under ``store``."""
+
+    store: str = "./runs/demo"
+    name: str = "em2exm"
+
+
+class PipelineConfig(StrictModel):
+    """The whole pipeline.yaml."""
+
+    run: RunOptions = RunOptions()
+    inputs: Inputs
+    ingest: IngestOptions = IngestOptions()
+
+
+def parse_set(assignment: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value`` into its key path and a YAML-typed value."""
+    if "=" not in assignment:
+        raise UserError(f"--set '{assignment}' has no '='", "write --set section.key=value")
+    key, raw = assignment.split("=", 1)
+    if not key:
+        raise UserError(f"--set '{assignment}' has an empty key", "write --set section.key=value")
+    return key.split("."), yaml.safe_load(raw) if raw else ""
+
+
+def apply_sets(data: dict[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a nested dict (in place) and return it."""
+    for assignment in assignments:
+        path, value = parse_set(assignment)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {} if child is None else child
+                if not isinstance(child, dict):
+                    raise UserError(f"--set {assignment}: '{part}' is not a section", "set a leaf key")
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def validate(model: type[Model], data: dict[str, Any], where: str) -> Model:
+    """Validate ``data`` against ``model``; errors become one UserError naming the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            fields = _known_keys(model, error["loc"][:-1])
+            raise UserError(
+                f"unknown config key '{key}' in {where}",
+                f"remove it or use one of: {', '.join(fields)}" if fields else "remove it",
+            ) from exc
+        if error["type"] == "missing":
+            raise UserError(f"missing config key '{key}' in {where}", "add it to the config or pass it as a flag") from exc
+        raise UserError(f"bad value for '{key}' in {where}: {error['msg']}", "fix the value") from exc
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    """Safe-load a YAML mapping from a path or URL."""
+    try:
+        text = storage.read_bytes(path).decode()
+    except FileNotFoundError as exc:
+        raise UserError(f"config file {path} not found", "pass an existing --config path") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML ({exc.__class__.__name__})", "fix its syntax") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping", "start it with keys such as 'inputs:'")
+    return data
+
+
+def load_pipeline(path: str, sets: Sequence[str] = ()) -> PipelineConfig:
+    """Read, override and validate a pipeline YAML; relative input paths resolve against its folder."""
+    data = apply_sets(read_yaml(path), sets)
+    config = validate(PipelineConfig, data, path)
+    base = Path(path).resolve().parent if storage.protocol_of(path) == "file" else None
+    if base is not None:
+        for source in (config.inputs.em, config.inputs.exm):
+            source.image = _resolve(source.image, base)
+            if source.labels:
+                source.labels = _resolve(source.labels, base)
+        if storage.protocol_of(config.run.store) == "file":
+            config.run.store = _resolve(config.run.store, base)
+    return config
+
+
+def _resolve(location: str, base: Path) -> str:
+    if storage.protocol_of(location) != "file" or os.path.isabs(location):
+        return location
+    return str((base / location).resolve())
+
+
+def section_from_sources(
+    section: str, config_path: str | None, params_json: str | None, sets: Sequence[str]
+) -> dict[str, Any]:
+    """A stage's option dict: config file section, then ``--params`` JSON, then ``--set`` overrides.
+
+    ``--set`` keys may carry the section name (``ingest.histeq=true``) or not (``histeq=true``).
+    """
+    data: dict[str, Any] = {}
+    if config_path:
+        data.update(read_yaml(config_path).get(section) or {})
+    if params_json:
+        try:
+            params = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--params is not valid JSON ({exc.msg})", "pass a JSON object") from exc
+        if not isinstance(params, dict):
+            raise UserError("--params must be a JSON object", "pass e.g. --params '{\"histeq\": true}'")
+        data.update(params)
+    return apply_sets(data, [s.removeprefix(section + ".") for s in sets])

@@ -1,0 +1,188 @@
+"""OME-Zarr (NGFF 0.5 on zarr v3) volumes: an image at ``<url>/0`` and instance labels at
+``<url>/labels/<name>/0``, physical scale in nanometres, provenance under ``attributes.em2exm``.
+
+One resolution level is written per volume (the pipeline works at one common voxel size);
+viewers read it as a single-scale multiscale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import zarr
+
+from em2exm import __version__, storage
+from em2exm.errors import UserError
+
+NGFF_VERSION = "0.5"
+SPACE_AXES = ("z", "y", "x")
+
+
+def _axes_meta(axes: Sequence[str]) -> list[dict[str, str]]:
+    meta = []
+    for name in axes:
+        if name == "c":
+            meta.append({"name": "c", "type": "channel"})
+        else:
+            meta.append({"name": name, "type": "space", "unit": "nanometer"})
+    return meta
+
+
+def _multiscales(name: str, axes: Sequence[str], voxel_size: Sequence[float]) -> list[dict[str, Any]]:
+    scale = [1.0] * (len(axes) - 3) + [float(v) for v in voxel_size]
+    return [
+        {
+            "name": name,
+            "axes": _axes_meta(axes),
+            "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+        }
+    ]
+
+
+def default_chunks(shape: Sequence[int], spatial: Sequence[int] = (64, 64, 64)) -> tuple[int, ...]:
+    """Chunks of at most ``spatial`` in z,y,x and one channel per chunk."""
+    lead = (1,) * (len(shape) - 3)
+    return lead + tuple(min(int(s), int(c)) for s, c in zip(shape[-3:], spatial))
+
+
+@dataclass
+class Volume:
+    """An opened OME-Zarr image or label image."""
+
+    url: str
+    array: zarr.Array
+    voxel_size: tuple[float, float, float]
+    axes: tuple[str, ...]
+    attrs: dict[str, Any]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def spatial_shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape[-3:])  # type: ignore[return-value]
+
+
+def create_image(
+    url: str,
+    shape: Sequence[int],
+    dtype: Any,
+    voxel_size: Sequence[float],
+    *,
+    axes: Sequence[str] = SPACE_AXES,
+    chunks: Sequence[int] | None = None,
+    provenance: dict[str, Any] | None = None,
+    name: str = "image",
+) -> zarr.Array:
+    """Create (replacing any old one) an OME-Zarr image group at ``url`` and return its level-0 array."""
+    _check_geometry(shape, axes, voxel_size)
+    root = zarr.open_group(storage.zarr_store(url), mode="w", zarr_format=3)
+    root.attrs.update(
+        {
+            "ome": {"version": NGFF_VERSION, "multiscales": _multiscales(name, axes, voxel_size)},
+            "em2exm": {"version": __version__, **(provenance or {})},
+        }
+    )
+    return root.create_array(
+        "0",
+        shape=tuple(int(s) for s in shape),
+        dtype=dtype,
+        chunks=tuple(chunks) if chunks else default_chunks(shape),
+        dimension_names=list(axes),
+        fill_value=0,
+    )
+
+
+def create_labels(
+    image_url: str,
+    name: str,
+    dtype: Any = np.uint32,
+    *,
+    chunks: Sequence[int] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> zarr.Array:
+    """Create (replacing) label image ``name`` beside the image at ``image_url``; same z,y,x grid."""
+    image = open_image(image_url)
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        raise UserError(f"labels must be integers, got {np.dtype(dtype)}", "store instance ids as uint32/uint64")
+    shape = image.spatial_shape
+    store = storage.zarr_store(image_url)
+    root = zarr.open_group(store, mode="r+", zarr_format=3)
+    labels_group = root.require_group("labels")
+    names = list(labels_group.attrs.get("ome", {}).get("labels", []))
+    if name not in names:
+        names.append(name)
+    labels_group.attrs["ome"] = {"version": NGFF_VERSION, "labels": names}
+    group = labels_group.create_group(name, overwrite=True)
+    group.attrs.update(
+        {
+            "ome": {
+                "version": NGFF_VERSION,
+                "multiscales": _multiscales(name, SPACE_AXES, image.voxel_size),
+                "image-label": {"source": {"image": "../../"}},
+            },
+            "em2exm": {"version": __version__, **(provenance or {})},
+        }
+    )
+    return group.create_array(
+        "0",
+        shape=shape,
+        dtype=dtype,
+        chunks=tuple(chunks) if chunks else default_chunks(shape),
+        dimension_names=list(SPACE_AXES),
+        fill_value=0,
+    )
+
+
+def open_image(url: str, mode: str = "r") -> Volume:
+    """Open the OME-Zarr image group at ``url``."""
+    return _open(url, mode, what="image")
+
+
+def open_labels(image_url: str, name: str, mode: str = "r") -> Volume:
+    """Open label image ``name`` of the image at ``image_url``."""
+    return _open(storage.join(image_url, "labels", name), mode, what=f"labels '{name}'")
+
+
+def list_labels(image_url: str) -> list[str]:
+    """Names of the label images stored beside the image at ``image_url``."""
+    try:
+        group = zarr.open_group(storage.zarr_store(image_url, read_only=True), mode="r", path="labels")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return []
+    return list(group.attrs.get("ome", {}).get("labels", []))
+
+
+def _open(url: str, mode: str, what: str) -> Volume:
+    storage.check_reachable(url)
+    try:
+        group = zarr.open_group(storage.zarr_store(url, read_only=mode == "r"), mode=mode)
+        array = group["0"]
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError) as exc:
+        raise UserError(f"no OME-Zarr {what} at {url}", "run the stage that writes it first, or fix the URL") from exc
+    ome = group.attrs.get("ome", {})
+    try:
+        multiscale = ome["multiscales"][0]
+        axes = tuple(a["name"] for a in multiscale["axes"])
+        scale = multiscale["datasets"][0]["coordinateTransformations"][0]["scale"]
+    except (KeyError, IndexError) as exc:
+        raise UserError(f"{url} has no NGFF multiscales metadata", "write it with em2exm ingest") from exc
+    return Volume(
+        url=storage.normalise(url),
+        array=array,
+        voxel_size=tuple(float(v) for v in scale[-3:]),  # type: ignore[arg-type]
+        axes=axes,
+        attrs=dict(group.attrs.get("em2exm", {})),
+    )
+
+
+def _check_geometry(shape: Sequence[int], axes: Sequence[str], voxel_size: Sequence[float]) -> None:
+    if len(shape) != len(axes):
+        raise UserError(f"shape {tuple(shape)} does not match axes {tuple(axes)}", "pass one size per axis")
+    if tuple(axes[-3:]) != SPACE_AXES:
+        raise UserError(f"axes must end in z,y,x, got {tuple(axes)}", "reorder the volume to (..., z, y, x)")
+    if len(voxel_size) != 3 or any(float(v) <= 0 for v in voxel_size):
+        raise UserError(f"voxel size must be three positive numbers (z y x nm), got {voxel_size}", "fix --voxel-size")

@@ -1,0 +1,78 @@
+"""The stage contract shared by every ``python -m stages.<name>`` entry point.
+
+Common flags: ``--config`` (pipeline YAML; the stage reads its own section), ``--params`` (that section
+as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite``.
+Exit codes: 0 success, 2 bad input or config (one line naming the problem and the fix), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from typing import Any, Callable, Sequence, TypeVar
+
+from pydantic import BaseModel
+
+from em2exm import commit
+from em2exm.config import section_from_sources, validate
+from em2exm.errors import UserError
+
+Options = TypeVar("Options", bound=BaseModel)
+log = logging.getLogger("em2exm")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as UserError (so they print one line and exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}", f"see {self.prog} --help")
+
+
+def make_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """A parser carrying the common stage flags."""
+    parser = _Parser(prog=f"em2exm {name}", description=description)
+    parser.add_argument("--config", help="pipeline YAML (path or URL); the stage reads its own section")
+    parser.add_argument("--params", help="the stage's options as a JSON object")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an option")
+    parser.add_argument("--overwrite", action="store_true", help="redo outputs that are already complete")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace, section: str, model: type[Options], flags: dict[str, Any]) -> Options:
+    """Merge config section, ``--params``, ``--set`` and explicit flags (highest wins) into ``model``."""
+    data = section_from_sources(section, args.config, args.params, args.set)
+    data.update({k: v for k, v in flags.items() if v is not None})
+    return validate(model, data, f"the '{section}' options")
+
+
+def should_run(output_url: str, overwrite: bool) -> bool:
+    """False (and a log line) when ``output_url`` is already complete and not to be overwritten."""
+    if commit.is_complete(output_url) and not overwrite:
+        log.info("%s is complete; nothing to do (use --overwrite to redo it)", output_url)
+        return False
+    commit.uncommit(output_url)
+    return True
+
+
+def run_stage(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:
+    """Run a stage's ``main`` and turn its outcome into the contract's exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    level = "INFO"
+    if "--log-level" in argv and argv.index("--log-level") + 1 < len(argv):
+        level = argv[argv.index("--log-level") + 1]
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        main(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the contract: anything unexpected is an internal error
+        traceback.print_exc()
+        return 1
+    return 0

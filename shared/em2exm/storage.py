@@ -1,0 +1,130 @@
+"""Open locations by URL through fsspec: plain paths, ``file://``, ``s3://`` and ``memory://``.
+
+S3 settings come from the environment, never from configs or workflows:
+``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` for credentials and
+``AWS_ENDPOINT_URL`` (or ``EM2EXM_S3_ENDPOINT``) for a non-AWS endpoint such as MinIO or SeaweedFS.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+import zarr
+from fsspec.spec import AbstractFileSystem
+from zarr.storage import FsspecStore, LocalStore
+
+from em2exm.errors import UserError
+
+REMOTE_PROTOCOLS = ("s3", "gs", "gcs", "az", "abfs", "http", "https", "memory")
+
+
+def protocol_of(url: str) -> str:
+    """The fsspec protocol of ``url`` (``file`` for plain paths)."""
+    return url.split("://", 1)[0] if "://" in url else "file"
+
+
+def normalise(url: str) -> str:
+    """Absolute, slash-free-at-the-end form of a URL or local path."""
+    url = str(url).rstrip("/")
+    if protocol_of(url) == "file":
+        return os.path.abspath(url.removeprefix("file://"))
+    return url
+
+
+def join(url: str, *parts: str) -> str:
+    """Append path parts to a URL or path."""
+    return "/".join([normalise(url), *(p.strip("/") for p in parts)])
+
+
+def storage_options(url: str) -> dict[str, Any]:
+    """fsspec keyword arguments for ``url``, read from the environment."""
+    if protocol_of(url) != "s3":
+        return {}
+    options: dict[str, Any] = {
+        "config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}},
+    }
+    endpoint = os.environ.get("EM2EXM_S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        options["anon"] = True
+    return options
+
+
+def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem and the in-filesystem path of ``url``."""
+    url = normalise(url)
+    fs, path = fsspec.core.url_to_fs(url, **storage_options(url))
+    return fs, path
+
+
+def zarr_store(url: str, read_only: bool = False) -> zarr.abc.store.Store:
+    """A zarr v3 store rooted at ``url``."""
+    url = normalise(url)
+    if protocol_of(url) == "file":
+        return LocalStore(url, read_only=read_only)
+    return FsspecStore.from_url(url, storage_options=storage_options(url), read_only=read_only)
+
+
+def check_reachable(url: str) -> None:
+    """Fail early, with a fix, when the storage behind ``url`` cannot be reached."""
+    if protocol_of(url) != "s3":
+        return
+    fs, path = filesystem(url)
+    bucket = path.split("/", 1)[0]
+    try:
+        fs.ls(bucket, refresh=True)
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"bucket '{bucket}' of {url} does not exist",
+            "create the bucket first or point the URL at an existing one",
+        ) from exc
+    except PermissionError as exc:
+        raise UserError(
+            f"access to {url} was denied",
+            "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for this bucket",
+        ) from exc
+    except Exception as exc:  # botocore raises many connection error types
+        endpoint = storage_options(url).get("endpoint_url", "the default AWS endpoint")
+        raise UserError(
+            f"cannot reach object storage for {url} at {endpoint} ({type(exc).__name__})",
+            "check AWS_ENDPOINT_URL / EM2EXM_S3_ENDPOINT and that the server is running",
+        ) from exc
+
+
+def exists(url: str) -> bool:
+    """Whether something exists at ``url``."""
+    fs, path = filesystem(url)
+    return bool(fs.exists(path))
+
+
+def read_bytes(url: str) -> bytes:
+    """The whole content of the object at ``url``."""
+    fs, path = filesystem(url)
+    return bytes(fs.cat_file(path))
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Write ``data`` as the object at ``url`` (parents created as needed)."""
+    fs, path = filesystem(url)
+    parent = path.rsplit("/", 1)[0]
+    if parent and protocol_of(url) == "file":
+        fs.makedirs(parent, exist_ok=True)
+    fs.pipe_file(path, data)
+
+
+def remove(url: str) -> None:
+    """Delete ``url`` and everything under it, if present."""
+    fs, path = filesystem(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def list_names(url: str) -> list[str]:
+    """Names directly under ``url`` (empty when it does not exist)."""
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        return []
+    return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False, refresh=True))

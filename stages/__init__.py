@@ -1,0 +1,1 @@
+"""Stage entry points: each module is one container's ``python -m stages.<name>``."""

@@ -1,0 +1,148 @@
+"""ingest: raw EM/ExM volumes (tiff, h5, zarr, slice folders) -> normalised OME-Zarr at a common voxel size.
+
+The target voxel size defaults to ``voxel_size / expansion_factor``: an ExM volume keeps its voxels and
+is described in pre-expansion nanometres; an EM volume is resampled to the ExM grid with
+``--target-voxel-size``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from em2exm import commit, intensity, ome, readers, stagekit, storage
+from em2exm.config import IngestOptions, Triple
+from em2exm.errors import UserError
+from em2exm.progress import progress
+
+log = logging.getLogger("em2exm.ingest")
+
+
+class IngestParams(IngestOptions):
+    """Everything one ingest needs: the shared options plus this volume's inputs and output."""
+
+    image: str
+    labels: str | None = None
+    labels_name: str = "groundtruth"
+    voxel_size: Triple | None = None
+    expansion_factor: float = 1.0
+    target_voxel_size: Triple | None = None
+    subvolume: int | None = None
+    output: str
+
+
+def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
+    """Options and the --overwrite flag from the command line."""
+    parser = stagekit.make_parser("ingest", __doc__.splitlines()[0])
+    parser.add_argument("--image", help="image file: .tif, file.h5:/dataset, .zarr or a folder of slices")
+    parser.add_argument("--labels", help="instance labels, same shape as the image (optional)")
+    parser.add_argument("--labels-name", help="name of the label image in the output (default groundtruth)")
+    parser.add_argument("--voxel-size", type=float, nargs=3, metavar=("Z", "Y", "X"), help="input voxel size in nm")
+    parser.add_argument("--expansion-factor", type=float, help="divide the voxel size by this (ExM)")
+    parser.add_argument("--target-voxel-size", type=float, nargs=3, metavar=("Z", "Y", "X"), help="resample to this (nm)")
+    parser.add_argument("--subvolume", type=int, help="index into a 4D stack of sub-volumes")
+    parser.add_argument("--output", help="output OME-Zarr URL")
+    args = parser.parse_args(argv)
+    flags = {
+        "image": args.image,
+        "labels": args.labels,
+        "labels_name": args.labels_name,
+        "voxel_size": args.voxel_size,
+        "expansion_factor": args.expansion_factor,
+        "target_voxel_size": args.target_voxel_size,
+        "subvolume": args.subvolume,
+        "output": args.output,
+    }
+    return stagekit.options_from_args(args, "ingest", IngestParams, flags), bool(args.overwrite)
+
+
+def load_inputs(params: IngestParams) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float, float]]:
+    """Read and check image and labels; every check runs before anything is written."""
+    image = readers.read_volume(params.image, params.subvolume)
+    voxel = params.voxel_size or image.voxel_size
+    if voxel is None:
+        raise UserError(f"no voxel size for {params.image}", "pass --voxel-size Z Y X in nanometres")
+    if params.expansion_factor <= 0:
+        raise UserError(f"expansion factor must be > 0, got {params.expansion_factor}", "fix --expansion-factor")
+    if image.data.dtype.kind not in "uif":
+        raise UserError(f"image dtype {image.data.dtype} is not numeric", "export the image as uint8/uint16/float")
+    labels = None
+    if params.labels:
+        labels = readers.read_volume(params.labels, params.subvolume).data
+        if labels.shape != image.data.shape:
+            raise UserError(
+                f"labels shape {labels.shape} does not match image shape {image.data.shape}",
+                "pass labels of the same volume (same z,y,x size)",
+            )
+        labels = _integer_labels(labels, params.labels)
+    physical = tuple(float(v) / params.expansion_factor for v in voxel)
+    data, labels = _crop(image.data, labels, params)
+    return data, labels, physical  # type: ignore[return-value]
+
+
+def _integer_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    if labels.dtype.kind == "f":
+        if not np.all(np.mod(labels, 1) == 0) or labels.min() < 0:
+            raise UserError(f"labels in {where} are not non-negative integers", "store instance ids as integers")
+        labels = labels.astype(np.uint64)
+    elif labels.dtype.kind not in "ui":
+        raise UserError(f"labels dtype {labels.dtype} in {where} is not an integer type", "store instance ids as integers")
+    elif labels.dtype.kind == "i" and labels.min() < 0:
+        raise UserError(f"labels in {where} have negative ids", "use 0 for background and positive ids")
+    return labels.astype(np.uint32) if labels.max() <= np.iinfo(np.uint32).max else labels.astype(np.uint64)
+
+
+def _crop(image: np.ndarray, labels: np.ndarray | None, params: IngestParams) -> tuple[np.ndarray, np.ndarray | None]:
+    if params.crop is None:
+        return image, labels
+    region = tuple(slice(lo, hi) for lo, hi in params.crop)
+    for (lo, hi), size in zip(params.crop, image.shape):
+        if not 0 <= lo < hi <= size:
+            raise UserError(f"crop {params.crop} is outside the volume {image.shape}", "crop inside the volume")
+    return image[region], (labels[region] if labels is not None else None)
+
+
+def write_slabs(array, data: np.ndarray, desc: str) -> None:
+    """Write ``data`` into a zarr array one chunk-aligned z slab at a time."""
+    step = array.chunks[0]
+    for z0 in progress(range(0, data.shape[0], step), total=-(-data.shape[0] // step), desc=desc):
+        array[z0 : z0 + step] = data[z0 : z0 + step]
+
+
+def run(params: IngestParams, overwrite: bool) -> None:
+    """Ingest one volume into ``params.output``; a no-op when it is already complete."""
+    image, labels, physical = load_inputs(params)
+    target = params.target_voxel_size or physical
+    storage.check_reachable(params.output)
+    if not stagekit.should_run(params.output, overwrite):
+        return
+    factors = intensity.zoom_factors(physical, target)
+    log.info("ingest %s: shape %s, voxel %s nm -> %s nm", params.image, image.shape, physical, target)
+    normalised = intensity.to_uint8(
+        intensity.resample(image, factors), params.clip_percentiles, params.histeq, params.invert
+    )
+    provenance = {
+        "stage": "ingest",
+        "inputs": {"image": params.image, "labels": params.labels},
+        "params": params.model_dump(mode="json"),
+    }
+    array = ome.create_image(params.output, normalised.shape, np.uint8, target, chunks=params.chunks, provenance=provenance)
+    write_slabs(array, normalised, "image")
+    if labels is not None:
+        resampled = intensity.resample(labels, factors, labels=True)
+        label_array = ome.create_labels(params.output, params.labels_name, resampled.dtype, chunks=params.chunks, provenance=provenance)
+        write_slabs(label_array, resampled, "labels")
+    commit.mark_complete(params.output, {"stage": "ingest", "shape": list(normalised.shape), "voxel_size": list(target)})
+    log.info("wrote %s %s", params.output, normalised.shape)
+
+
+def main(argv: Sequence[str]) -> None:
+    params, overwrite = parse(argv)
+    run(params, overwrite)
+
+
+if __name__ == "__main__":
+    sys.exit(stagekit.run_stage(main))
