@@ -105,6 +105,7 @@ def urls(config: PipelineConfig) -> dict[str, str]:
     return {
         "em": storage.join(store, "em.zarr"),
         "exm": storage.join(store, "exm.zarr"),
+        "report": storage.join(store, "report"),
     }
 
 
@@ -119,6 +120,13 @@ def _ingest_steps(config: PipelineConfig, where: dict[str, str]) -> list[Step]:
     ]
 
 
+def _visualize_step(config: PipelineConfig, where: dict[str, str], before: list[Step]) -> Step:
+    """The report reads everything the run wrote."""
+    outputs = tuple(url for step in before for url in step.outputs)
+    args = ("--run", config.run.store, "--output", where["report"])
+    return Step(name="visualize", stage="visualize", args=args, inputs=outputs, outputs=(where["report"],))
+
+
 BUILDERS: list[StepBuilder] = [_ingest_steps]
 
 
@@ -128,4 +136,5 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
     steps: list[Step] = []
     for builder in BUILDERS:
         steps.extend(builder(config, where))
+    steps.append(_visualize_step(config, where, steps))
     return Pipeline(tuple(steps))

@@ -1,0 +1,71 @@
+"""report.md for a run: pictures, the experiment table and how much of the (a)->(d) gap each method closes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from em2exm import storage
+
+EXPERIMENTS = (
+    ("raw", "(a) trained on raw EM (no adaptation)"),
+    ("ccgan", "(b) trained on CCGAN-transferred EM"),
+    ("segmatch", "(c) CCGAN with seg_match"),
+    ("oracle", "(d) oracle trained on target labels"),
+)
+COLUMNS = (("ap@0.5", "AP@0.5", True), ("f1@0.5", "F1@0.5", True), ("voi", "VOI (split+merge)", False))
+
+
+def read_metrics(run: str) -> dict[str, dict[str, Any]]:
+    """Metrics JSON of every experiment in the run, by experiment name."""
+    found = {}
+    for name in storage.list_names(storage.join(run, "experiments")):
+        url = storage.join(run, "experiments", name, "metrics.json")
+        if storage.exists(url):
+            found[name] = json.loads(storage.read_bytes(url))
+    return found
+
+
+def gap_closed(value: float, low: float, high: float, higher_is_better: bool) -> float | None:
+    """Fraction of the gap from the baseline ``low`` to the oracle ``high`` that ``value`` closes."""
+    span = (high - low) if higher_is_better else (low - high)
+    if abs(span) < 1e-12:
+        return None
+    return ((value - low) if higher_is_better else (low - value)) / span
+
+
+def experiment_table(metrics: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of the experiments (a)-(d) with gap closed per metric."""
+    header = "| experiment | " + " | ".join(title for _, title, _ in COLUMNS) + " | gap closed (AP / F1 / VOI) |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
+    base, oracle = metrics.get("raw"), metrics.get("oracle")
+    for key, title in EXPERIMENTS:
+        if key not in metrics:
+            continue
+        row = metrics[key]
+        cells = [f"{row[m]:.3f}" if m in row else "—" for m, _, _ in COLUMNS]
+        closed = []
+        for metric, _, higher in COLUMNS:
+            share = None
+            if base and oracle and metric in row and metric in base and metric in oracle:
+                share = gap_closed(row[metric], base[metric], oracle[metric], higher)
+            closed.append(f"{100 * share:.0f}%" if share is not None else "—")
+        lines.append(f"| {title} | " + " | ".join(cells) + " | " + " / ".join(closed) + " |")
+    return "\n".join(lines)
+
+
+def write_report(run: str, out: str, pictures: Sequence[str]) -> None:
+    """Write ``out/report.md`` linking the pictures and holding the experiment table."""
+    metrics = read_metrics(run)
+    parts = [f"# em2exm run report\n\nRun store: `{run}`\n"]
+    if metrics:
+        parts.append("## Experiments (evaluated on the target-domain volume)\n\n" + experiment_table(metrics) + "\n")
+        judged = {name: m.get("judged", True) for name, m in metrics.items()}
+        if not all(judged.values()):
+            parts.append("_The target labels describe other structures than the EM labels: these numbers report, they do not judge._\n")
+    parts.append("## Pictures\n\n" + "\n\n".join(f"![{p}]({p})" for p in pictures) + "\n")
+    parts.append(
+        "## Viewer\n\n`em2exm view <run dir>` serves this run and prints a Neuroglancer URL "
+        "(state in `neuroglancer_state.json`).\n"
+    )
+    storage.write_bytes(storage.join(out, "report.md"), "\n".join(parts).encode())

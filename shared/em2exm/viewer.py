@@ -1,0 +1,96 @@
+"""``em2exm view RUN_DIR``: serve a run directory over HTTP and open it in Neuroglancer, print the URL.
+
+The run directory is served under ``/data/`` with CORS headers (so any Neuroglancer, also a hosted one,
+can read it); the viewer is the ``neuroglancer`` package's own server and bundled client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Sequence
+
+from em2exm.errors import UserError
+
+STATE_FILE = "report/neuroglancer_state.json"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves the run at /data/, with CORS and no caching."""
+
+    run_dir: Path
+    served: list[str]
+
+    def translate_path(self, path: str) -> str:
+        clean = path.split("?", 1)[0].split("#", 1)[0]
+        self.served.append(clean)
+        return str(self.run_dir / clean.removeprefix("/data/").lstrip("/"))
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server naming
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+
+def serve(run_dir: str, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Start serving ``run_dir`` in a background thread; returns the server (``server_address`` has the port,
+    ``RequestHandlerClass.served`` the paths requested so far)."""
+    root = Path(run_dir).resolve()
+    if not root.is_dir():
+        raise UserError(f"run directory {root} does not exist", "pass the run's store directory, e.g. runs/demo")
+    handler = type("Handler", (_Handler,), {"run_dir": root, "served": []})
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def load_state(server: ThreadingHTTPServer, run_dir: str) -> dict:
+    """The run's saved viewer state with its data URLs pointing at ``server``."""
+    host, port = server.server_address[:2]
+    state_path = Path(run_dir) / STATE_FILE
+    if not state_path.exists():
+        raise UserError(f"{state_path} does not exist", "run the visualize stage for this run first")
+    return json.loads(state_path.read_text().replace("{DATA}", f"http://{host}:{port}/data"))
+
+
+def open_viewer(run_dir: str, host: str = "127.0.0.1", port: int = 0, viewer_port: int = 0):
+    """Serve ``run_dir`` and start a Neuroglancer viewer showing it; returns (data server, viewer)."""
+    try:
+        import neuroglancer
+    except ImportError as exc:
+        raise UserError("the neuroglancer package is not installed", "pip install 'em2exm[view]'") from exc
+
+    server = serve(run_dir, host, port)
+    neuroglancer.set_server_bind_address(host, viewer_port)
+    viewer = neuroglancer.Viewer()
+    viewer.set_state(neuroglancer.ViewerState(load_state(server, run_dir)))
+    return server, viewer
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="em2exm view", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="a run's local store directory (e.g. runs/demo)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="data server port (default: any free port)")
+    parser.add_argument("--viewer-port", type=int, default=0, help="Neuroglancer server port (default: any free port)")
+    args = parser.parse_args(argv)
+    server, viewer = open_viewer(args.run_dir, args.host, args.port, args.viewer_port)
+    print(viewer.get_viewer_url(), flush=True)
+    print("serving; press Ctrl+C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        server.shutdown()
+        os._exit(0)

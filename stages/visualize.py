@@ -1,0 +1,172 @@
+"""visualize: PNG previews, loss curves, a Neuroglancer state and report.md for a run store.
+
+Works on whatever the run holds so far: ingested volumes, translated EM, predictions, instances,
+training logs and metrics of each experiment under ``experiments/<name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from em2exm import commit, ome, previews, stagekit, storage
+from em2exm.config import StrictModel
+from em2exm.ngstate import Layer, viewer_state
+from em2exm.report import write_report
+
+log = logging.getLogger("em2exm.visualize")
+DATA_PLACEHOLDER = "{DATA}"
+
+
+class VisualizeParams(StrictModel):
+    """Options of the visualize stage."""
+
+    run: str
+    output: str | None = None
+    slices: int = 3
+
+
+def parse(argv: Sequence[str]) -> tuple[VisualizeParams, bool]:
+    parser = stagekit.make_parser("visualize", __doc__.splitlines()[0])
+    parser.add_argument("--run", help="the run's store URL (holds em.zarr, exm.zarr, experiments/...)")
+    parser.add_argument("--output", help="report folder URL (default <run>/report)")
+    args = parser.parse_args(argv)
+    params = stagekit.options_from_args(args, "visualize", VisualizeParams, {"run": args.run, "output": args.output})
+    return params, bool(args.overwrite)
+
+
+def _mid(volume: ome.Volume, channel: int | None = None) -> np.ndarray:
+    z = volume.spatial_shape[0] // 2
+    return np.asarray(volume.array[channel, z] if channel is not None else volume.array[z])
+
+
+def _try_image(url: str) -> ome.Volume | None:
+    return ome.open_image(url) if commit.is_complete(url) or storage.exists(storage.join(url, "zarr.json")) else None
+
+
+def _relative(run: str, url: str) -> str:
+    return url[len(storage.normalise(run)) + 1 :]
+
+
+def _layer_url(run: str, url: str) -> str:
+    return url if storage.protocol_of(run) != "file" else f"{DATA_PLACEHOLDER}/{_relative(run, url)}"
+
+
+def collect(run: str) -> dict[str, ome.Volume]:
+    """The volumes present in a run store, by a display name."""
+    found: dict[str, ome.Volume] = {}
+    for name in ("em", "transferred", "exm"):
+        volume = _try_image(storage.join(run, f"{name}.zarr"))
+        if volume is not None:
+            found[name] = volume
+    for experiment in storage.list_names(storage.join(run, "experiments")):
+        volume = _try_image(storage.join(run, "experiments", experiment, "predictions.zarr"))
+        if volume is not None:
+            found[f"{experiment}/predictions"] = volume
+    return found
+
+
+def _save_png(draw, url: str) -> None:
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "figure.png")
+        draw(path)
+        with open(path, "rb") as handle:
+            storage.write_bytes(url, handle.read())
+
+
+def _previews(run: str, volumes: dict[str, ome.Volume], out: str) -> list[str]:
+    pictures = []
+    row = []
+    for name in ("em", "transferred", "exm"):
+        if name in volumes:
+            volume = volumes[name]
+            labels = ome.list_labels(volume.url)
+            overlay = _mid(ome.open_labels(volume.url, labels[0])) if labels else None
+            row.append((f"{name} (mid z)", _mid(volume), None))
+            if overlay is not None:
+                row.append((f"{name} + {labels[0]}", _mid(volume), overlay))
+    if row:
+        _save_png(lambda p: previews.panel_figure(row, p), storage.join(out, "volumes.png"))
+        pictures.append("volumes.png")
+    exm = volumes.get("exm")
+    for name, volume in volumes.items():
+        if not name.endswith("/predictions"):
+            continue
+        experiment = name.split("/")[0]
+        panels = [(f"{experiment}: channel {c}", _mid(volume, c), None) for c in range(volume.shape[0])]
+        if exm is not None:
+            for label_name in ome.list_labels(volume.url):
+                panels.append((f"{experiment}: {label_name}", _mid(exm), _mid(ome.open_labels(volume.url, label_name))))
+            gt = ome.list_labels(exm.url)
+            if gt:
+                panels.append(("ExM ground truth", _mid(exm), _mid(ome.open_labels(exm.url, gt[0]))))
+        file = f"{experiment}_prediction.png"
+        _save_png(lambda p, panels=panels: previews.panel_figure(panels, p), storage.join(out, file))
+        pictures.append(file)
+    return pictures
+
+
+def _loss_curves(run: str, out: str) -> list[str]:
+    pictures = []
+    candidates = [("ccgan", storage.join(run, "ccgan"))] + [
+        (f"{e}", storage.join(run, "experiments", e, "model")) for e in storage.list_names(storage.join(run, "experiments"))
+    ] + [(name, storage.join(run, name)) for name in storage.list_names(run) if name.startswith("ccgan-")]
+    for title, model_url in candidates:
+        log_url = storage.join(model_url, "losses.jsonl")
+        if not storage.exists(log_url):
+            continue
+        series = previews.read_loss_log(storage.read_bytes(log_url).decode())
+        if series:
+            file = f"losses_{title.replace('/', '_')}.png"
+            _save_png(lambda p, s=series, t=title: previews.loss_figure(f"{t} losses", s, p), storage.join(out, file))
+            pictures.append(file)
+    return pictures
+
+
+def _state(run: str, volumes: dict[str, ome.Volume]) -> dict:
+    """Layers for every volume and label image; the source domain (EM) starts hidden."""
+    layers = []
+    for name, volume in volumes.items():
+        visible = name not in ("em", "transferred")
+        channel = 0 if name.endswith("/predictions") else None
+        layers.append(Layer(name, _layer_url(run, volume.url), channel=channel, visible=visible))
+        for label_name in ome.list_labels(volume.url):
+            label_url = storage.join(volume.url, "labels", label_name)
+            layers.append(Layer(f"{name}:{label_name}", _layer_url(run, label_url), segmentation=True, visible=visible))
+    reference = volumes.get("exm") or next(iter(volumes.values()))
+    return viewer_state(layers, reference.voxel_size, reference.spatial_shape)
+
+
+def run(params: VisualizeParams, overwrite: bool) -> None:
+    """Write previews, loss curves, the viewer state and report.md for ``params.run``."""
+    out = params.output or storage.join(params.run, "report")
+    storage.check_reachable(params.run)
+    volumes = collect(params.run)
+    if not volumes:
+        from em2exm.errors import UserError
+
+        raise UserError(f"{params.run} holds no em2exm volumes", "run the pipeline (em2exm run) before visualize")
+    if not stagekit.should_run(out, overwrite):
+        return
+    pictures = _previews(params.run, volumes, out) + _loss_curves(params.run, out)
+    state = _state(params.run, volumes)
+    storage.write_bytes(storage.join(out, "neuroglancer_state.json"), json.dumps(state, indent=1).encode())
+    write_report(params.run, out, pictures)
+    commit.mark_complete(out, {"stage": "visualize", "pictures": pictures})
+    log.info("report: %s", storage.join(out, "report.md"))
+
+
+def main(argv: Sequence[str]) -> None:
+    params, overwrite = parse(argv)
+    run(params, overwrite)
+
+
+if __name__ == "__main__":
+    sys.exit(stagekit.run_stage(main))
