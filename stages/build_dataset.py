@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
-
 from em2exm import commit, ome, stagekit, storage
 from em2exm.config import StrictModel
 from em2exm.errors import UserError

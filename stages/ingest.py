@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
 from em2exm import commit, intensity, ome, readers, stagekit, storage
 from em2exm.config import IngestOptions, Triple
 from em2exm.errors import UserError

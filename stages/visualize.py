@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
 from em2exm import commit, ome, previews, stagekit, storage
 from em2exm.config import StrictModel
 from em2exm.ngstate import Layer, viewer_state

@@ -5,7 +5,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 from conftest import run_cli
-
 from em2exm import commit, ome
 
 

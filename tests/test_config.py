@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from em2exm.config import IngestOptions, apply_sets, load_pipeline, section_from_sources, validate
 from em2exm.errors import UserError
 

@@ -11,7 +11,6 @@ import pytest
 import tifffile
 import zarr
 from conftest import DEMO_DATA, run_cli
-
 from em2exm import commit, ome
 
 GALA = DEMO_DATA / "gala_fibsem_train"

@@ -12,7 +12,6 @@ import time
 import numpy as np
 import tifffile
 from conftest import REPO, run_cli
-
 from em2exm import commit, ome
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import run_cli
-
 from em2exm import commit, ome
 from em2exm.config import load_pipeline
 from em2exm.pipeline import build_pipeline, common_voxel_size

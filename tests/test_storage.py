@@ -6,7 +6,6 @@ import uuid
 
 import numpy as np
 import pytest
-
 from em2exm import commit, ome, storage
 from em2exm.errors import UserError
 

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 from conftest import run_cli
-
 from em2exm import viewer
 
 

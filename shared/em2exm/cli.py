@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from em2exm import stagekit
 
@@ -27,18 +27,15 @@ def stage_names() -> list[str]:
 
 
 def _available_tools() -> dict[str, tuple[str, str]]:
+    """The built-in tools plus the optional ones whose module is installed."""
     tools = dict(TOOLS)
     for name, (module, help_text) in OPTIONAL_TOOLS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) and _module_exists(module):
-            tools[name] = (module, help_text)
+        try:
+            if importlib.util.find_spec(module) is not None:
+                tools[name] = (module, help_text)
+        except ModuleNotFoundError:
+            continue
     return tools
-
-
-def _module_exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _usage(tools: dict[str, tuple[str, str]]) -> str:

@@ -7,8 +7,9 @@ viewers read it as a single-scale multiscale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import zarr

@@ -8,8 +8,9 @@ Dependencies are not declared: step B depends on step A when B reads a URL that 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel
 

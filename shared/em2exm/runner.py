@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from em2exm import commit
 from em2exm.config import load_pipeline
@@ -37,13 +36,13 @@ def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str
         start = time.monotonic()
         code = subprocess.call(command)
         if code != 0:
-            raise StepFailed(step.name, code)
+            raise StepFailedError(step.name, code)
         log.info("done %s in %.1f s", step.name, time.monotonic() - start)
         ran.append(step.name)
     return ran
 
 
-class StepFailed(Exception):
+class StepFailedError(Exception):
     """A step exited non-zero; the runner exits with the same code."""
 
     def __init__(self, step: str, code: int) -> None:
@@ -67,7 +66,7 @@ def main(argv: Sequence[str]) -> None:
         return
     try:
         ran = run_pipeline(pipeline, args.overwrite, args.only)
-    except StepFailed as exc:
+    except StepFailedError as exc:
         if exc.code == 2:
             raise UserError(str(exc), "read the step's error above") from exc
         raise

@@ -11,7 +11,8 @@ import argparse
 import logging
 import sys
 import traceback
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 

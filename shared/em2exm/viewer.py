@@ -10,9 +10,9 @@ import argparse
 import json
 import os
 import threading
+from collections.abc import Sequence
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Sequence
 
 from em2exm.errors import UserError
 
