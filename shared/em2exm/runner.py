@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from em2exm import commit
 from em2exm.config import load_pipeline
 from em2exm.errors import UserError
-from em2exm.pipeline import Pipeline, Step, build_pipeline
+from em2exm.pipeline import Pipeline, Step, build_pipeline, urls
 from em2exm.stagekit import _Parser
 
 log = logging.getLogger("em2exm.run")
@@ -59,7 +59,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    pipeline = build_pipeline(load_pipeline(args.config, args.set))
+    config = load_pipeline(args.config, args.set)
+    pipeline = build_pipeline(config)
     if args.list:
         for step in pipeline.steps:
             print(f"{step.name}  needs={pipeline.needs(step)}  gpu={step.resources.gpu}\n  {' '.join(step.command())}")
@@ -71,3 +72,6 @@ def main(argv: Sequence[str]) -> None:
             raise UserError(str(exc), "read the step's error above") from exc
         raise
     log.info("pipeline complete (%d steps run, %d skipped)", len(ran), len(pipeline.steps) - len(ran))
+    if not args.only:
+        report = urls(config)["report"]
+        print(f"results: {config.run.store}\nreport:  {report}/report.md\npictures: {report}/*.png")
