@@ -38,6 +38,9 @@ class Step:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     resources: Resources = field(default_factory=Resources)
+    fanout: int = 0
+    """Blocks per task when > 0: the stage takes ``--plan-blocks N`` / ``--blocks START:STOP`` / ``--finalise``
+    (see ``em2exm.blockwise``) and backends may run its blocks in parallel."""
 
     @property
     def module(self) -> str:

@@ -1,0 +1,156 @@
+"""Benchmark em2exm.decode on the PyTC v1.0 parity fixtures against PyTC's recorded baseline.
+
+Prints JSON: per case our median time over N runs, peak extra memory (tracemalloc peak and the
+process's peak RSS above its RSS before the call), whether the output has PyTC's partition, and
+PyTC's numbers from BASELINE_pytc_v1_cpu.md with the speedup and memory ratios. ``--reference``
+also times PyTC's pipeline run here (em2exm.decode.reference, scikit-image) for a same-machine
+speedup. Each case runs in its own process, after one process has decoded every case once (so
+numba's compiled code is cached on disk and no compilation lands inside a measurement).
+
+    .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "pytc_v1_decode"
+MB = 1e6
+
+
+def baseline(fixtures: Path) -> dict[str, dict[str, float]]:
+    """PyTC's median time per case and peak memory per config (measured on the mild inputs)."""
+    times: dict[str, float] = {}
+    memory: dict[str, tuple[float, float]] = {}
+    for line in (fixtures / "BASELINE_pytc_v1_cpu.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not re.fullmatch(r"[A-Z]", cells[0]):
+            continue
+        if len(cells) == 14:
+            times[f"{cells[0]}_{cells[2]}"] = float(cells[3])
+        elif len(cells) == 5:
+            memory[cells[0]] = (float(cells[2]), float(cells[4]))
+    return {
+        case: {"median_s": t, "tracemalloc_peak_mb": memory[case[0]][0], "rss_delta_mb": memory[case[0]][1]}
+        for case, t in times.items() if case[0] in memory
+    }
+
+
+def load_case(fixtures: Path, case: str) -> tuple[dict, np.ndarray]:
+    spec = json.loads((fixtures / "meta.json").read_text())[case]
+    with np.load(fixtures / Path(spec["input"]).with_suffix(".npz").name) as f:
+        return spec, f["maps"]
+
+
+def rss_mb() -> float:
+    """Current resident set size."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
+
+
+def warm(fixtures: Path, cases: list[str]) -> None:
+    """Decode every case once so numba caches each compiled specialisation on disk."""
+    from em2exm import decode
+
+    for case in cases:
+        spec, maps = load_case(fixtures, case)
+        getattr(decode, spec["func"])(maps, **spec["kwargs"])
+
+
+def median_time(call: object, runs: int) -> tuple[float, list[float]]:
+    """Median and all wall times of ``runs`` calls."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
+    """Time, memory and parity of one case, in this (fresh) process."""
+    from em2exm import decode
+    from em2exm.decode import reference
+    from em2exm.metrics import pair_counts
+
+    spec, maps = load_case(fixtures, case)
+    decoder = getattr(decode, spec["func"])
+    decoder(maps[:, :8, :16, :16], **spec["kwargs"])
+    before, peak_before = rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    seg = decoder(maps, **spec["kwargs"])
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    median, times = median_time(lambda: decoder(maps, **spec["kwargs"]), runs)
+    tracemalloc.start()
+    decoder(maps, **spec["kwargs"])
+    traced_peak = tracemalloc.get_traced_memory()[1] / MB
+    tracemalloc.stop()
+    with np.load(fixtures / f"ref_{case}.npz") as f:
+        table = pair_counts(seg, f["seg"])
+    parity = np.unique(table.gt).size == table.gt.size == np.unique(table.seg).size and bool(
+        np.array_equal(table.gt == 0, table.seg == 0))
+    row = {
+        "case": case, "func": spec["func"], "kwargs": spec["kwargs"], "parity": bool(parity),
+        "median_s": round(median, 4), "runs_s": [round(t, 4) for t in times],
+        "tracemalloc_peak_mb": round(traced_peak, 1),
+        "rss_delta_mb": round(peak_after - before, 1) if peak_after > peak_before else None,
+    }
+    if with_reference:
+        ref_median, _ = median_time(lambda: reference.decode(spec["func"], maps, **spec["kwargs"]), runs)
+        row["reference_here_median_s"] = round(ref_median, 4)
+        row["speedup_here"] = round(ref_median / median, 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", help="comma-separated cases from meta.json (default: all)")
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reference", action="store_true", help="also time PyTC's pipeline (scikit-image) here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    meta = json.loads((args.fixtures / "meta.json").read_text())
+    cases = args.cases.split(",") if args.cases else list(meta)
+    unknown = [c for c in cases if c not in meta]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; meta.json has {sorted(meta)}")
+    if args.warm:
+        warm(args.fixtures, cases)
+        return
+    if args.worker:
+        print(json.dumps(measure(args.fixtures, args.worker, args.runs, args.reference)))
+        return
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "shared"), os.environ.get("PYTHONPATH")]))}
+    base = [sys.executable, __file__, "--fixtures", str(args.fixtures), "--runs", str(args.runs)]
+    subprocess.run([*base, "--warm", "--cases", ",".join(cases)], check=True, env=env)
+    pytc = baseline(args.fixtures)
+    results = []
+    for case in cases:
+        extra = ["--reference"] if args.reference else []
+        done = subprocess.run([*base, "--worker", case, *extra], check=True, env=env, capture_output=True, text=True)
+        row = json.loads(done.stdout)
+        if case in pytc:
+            ref = pytc[case]
+            row["pytc"] = {**ref, "memory_measured_on": "mild input"}
+            row["speedup"] = round(ref["median_s"] / row["median_s"], 2)
+            row["tracemalloc_fraction_of_pytc"] = round(row["tracemalloc_peak_mb"] / ref["tracemalloc_peak_mb"], 3)
+        results.append(row)
+    print(json.dumps({"cpus": os.cpu_count(), "fixtures": str(args.fixtures), "cases": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""CCGAN training options: the reference CycleGAN defaults plus the segmentation heads (unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SegTarget = Literal["b", "bc", "bcd"]
+
+DEFAULT_PATCH: dict[int, tuple[int, ...]] = {2: (128, 128), 3: (17, 65, 65)}
+
+
+class CCGANConfig(BaseModel):
+    """One CycleGAN (EM = domain A -> ExM = domain B) with optional segmentation heads.
+
+    Defaults are those of junyanz/pytorch-CycleGAN-and-pix2pix (``--model cycle_gan``): resnet_9blocks,
+    PatchGAN with 3 layers, instance norm, LSGAN, lambda_A = lambda_B = 10, identity 0.5, pool of 50,
+    Adam(2e-4, beta1 0.5), 100 + 100 epochs with linear decay, N(0, 0.02) init. An "epoch" here is
+    ``iters_per_epoch`` iterations of random patches.
+
+    Segmentation (CySGAN reading): with ``seg_head`` both generators get a head predicting ``seg_target``
+    channels (b: foreground ``label > 0``; c: instance contour; d: normalised instance distance). G_A's head is
+    supervised on G_A(A), G_B's head on G_B(G_A(A)), both against A's labels, weighted by ``seg_match_weight``.
+    The optional CySGAN terms act on real ExM B: ``seg_consistency_weight`` is the L1 between G_B's segmentation
+    of B and G_A's segmentation of G_B(B), ``seg_discriminator`` a PatchGAN telling A's label maps from those two
+    predictions. ``detach_seg_adv`` / ``detach_seg_consistency`` let those terms reach G_A only (CySGAN's
+    ``detach_advers`` / ``detach_pcycle``).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    dims: Literal[2, 3] = 2
+    netG: Literal["resnet_9blocks", "resnet_6blocks", "unet_3d"] = "resnet_9blocks"  # noqa: N815 (reference name)
+    netD: Literal["basic", "n_layers"] = "basic"  # noqa: N815 (reference name)
+    ngf: int = Field(64, ge=1)
+    ndf: int = Field(64, ge=1)
+    n_layers_D: int = Field(3, ge=1, description="PatchGAN depth; 'basic' means 3")  # noqa: N815
+    unet_filters: tuple[int, ...] = Field((16, 32, 48, 64), description="unet_3d widths per level")
+    gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
+    init_gain: float = Field(0.02, gt=0)
+    lambda_A: float = Field(10.0, ge=0)  # noqa: N815
+    lambda_B: float = Field(10.0, ge=0)  # noqa: N815
+    lambda_identity: float = Field(0.5, ge=0)
+    pool_size: int = Field(50, ge=0)
+    lr: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    n_epochs: int = Field(100, ge=0, description="epochs at the initial learning rate")
+    n_epochs_decay: int = Field(100, ge=0, description="epochs of linear decay to zero")
+    iters_per_epoch: int = Field(1000, ge=1)
+    patch: tuple[int, ...] | None = Field(None, description="(Y, X) for dims 2, (Z, Y, X) for dims 3")
+    batch_size: int = Field(1, ge=1)
+    min_foreground: float = Field(0.0, ge=0, le=1, description="least label > 0 fraction of an A patch")
+    foreground_tries: int = Field(10, ge=1)
+    flip: bool = True
+    rot90: bool = True
+    seg_head: bool = True
+    seg_target: SegTarget = "b"
+    contour_k: int = Field(1, ge=0, description="contour dilation half-width (PyTC 4-k-1)")
+    seg_match_weight: float = Field(1.0, ge=0)
+    seg_consistency_weight: float = Field(0.0, ge=0, description="CySGAN used 2.0")
+    seg_discriminator: bool = False
+    seg_adv_weight: float = Field(1.0, ge=0)
+    detach_seg_adv: bool = False
+    detach_seg_consistency: bool = False
+    amp: bool = Field(True, description="autocast + GradScaler on CUDA (ignored on CPU)")
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    channels_last: bool = Field(True, description="channels-last (3d) memory format: faster convolutions")
+    seed: int = 0
+    log_interval: int = Field(50, ge=1, description="iterations between loss log lines")
+    sample_interval: int = Field(500, ge=1, description="iterations between sample grids (training stage)")
+    checkpoint_interval: int = Field(1000, ge=1, description="iterations between checkpoints (training stage)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CCGANConfig:
+        if len(self.patch_shape) != self.dims:
+            raise ValueError(f"patch {self.patch} needs {self.dims} sizes for dims={self.dims}")
+        if min(self.patch_shape) < 1:
+            raise ValueError("patch sizes must be >= 1")
+        if self.netG == "unet_3d" and self.dims != 3:
+            raise ValueError("netG 'unet_3d' needs dims=3")
+        if self.netD == "basic" and self.n_layers_D != 3:
+            raise ValueError("netD 'basic' is the 3-layer PatchGAN; set netD: n_layers to use n_layers_D")
+        uses_seg = self.seg_consistency_weight > 0 or self.seg_discriminator
+        if uses_seg and not self.seg_head:
+            raise ValueError("seg_consistency_weight / seg_discriminator need seg_head: true")
+        return self
+
+    @property
+    def patch_shape(self) -> tuple[int, ...]:
+        """The spatial patch shape: ``patch``, or (128, 128) in 2D and (17, 65, 65) in 3D when unset."""
+        return self.patch if self.patch is not None else DEFAULT_PATCH[self.dims]
+
+    @property
+    def seg_channels(self) -> int:
+        """Number of segmentation output channels (0 without heads)."""
+        return len(self.seg_target) if self.seg_head else 0
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations until the learning rate reaches its last decay step."""
+        return (self.n_epochs + self.n_epochs_decay) * self.iters_per_epoch

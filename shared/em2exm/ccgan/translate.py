@@ -1,0 +1,195 @@
+"""Apply a generator to a whole volume of any size: 2D slice by slice, 3D blockwise, blended windows.
+
+Windows of ``patch`` voxels lie on one global grid fixed by the volume shape alone (stride
+``patch * (1 - overlap)``, the last window flush with the end; a volume smaller than the patch is
+reflect-padded). Each block of the output computes the windows overlapping it, in global order, and
+blends them (Gaussian or linear weights) into its own voxels only. Every voxel therefore gets the same
+sum of the same window outputs whatever the block size: blockwise equals one whole-volume pass exactly
+with ``batch_size=1`` (batching windows may move a voxel by one uint8 level, as convolution kernels round
+differently per batch size). Memory follows the block, not the volume.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from em2exm.ccgan.heads import Generator, activate
+from em2exm.ccgan.sampler import to_unit
+
+Box = tuple[slice, slice, slice]
+Triple = tuple[int, int, int]
+ReadBlock = Callable[[Box], np.ndarray]
+WriteBlock = Callable[[Box, np.ndarray, "np.ndarray | None"], None]
+Blend = Literal["gaussian", "linear"]
+
+
+def window_starts(n: int, w: int, stride: int) -> list[int]:
+    """Window starts along one axis of length ``n`` (one centred, padded window when ``n <= w``)."""
+    if n <= w:
+        return [(n - w) // 2]
+    return sorted({*range(0, n - w, stride), n - w})
+
+
+def blend_weights(window: Triple, blend: Blend = "gaussian", sigma: float = 0.25) -> np.ndarray:
+    """Separable blending weights (float32, > 0): Gaussian in [-1, 1] coordinates plus 1e-4, or a linear ramp."""
+    weight = np.ones(window, np.float32)
+    for axis, w in enumerate(window):
+        if w == 1:
+            continue
+        if blend == "gaussian":
+            r = np.linspace(-1.0, 1.0, w)
+            profile = np.exp(-(r**2) / (2 * sigma**2))
+        elif blend == "linear":
+            i = np.arange(w)
+            profile = np.minimum(i + 1, w - i) / ((w + 1) // 2)
+        else:
+            raise ValueError(f"unknown blend {blend!r}")
+        weight *= profile.astype(np.float32).reshape([-1 if a == axis else 1 for a in range(3)])
+    return weight + np.float32(1e-4) if blend == "gaussian" else weight
+
+
+def translate_volume(
+    generator: Generator,
+    read_block: ReadBlock,
+    write_block: WriteBlock,
+    shape: Sequence[int],
+    dims: int,
+    patch: Sequence[int],
+    overlap: float = 0.25,
+    device: str | torch.device = "cpu",
+    *,
+    blend: Blend = "gaussian",
+    block: Sequence[int] | None = None,
+    batch_size: int = 1,
+    amp: bool = False,
+) -> None:
+    """Translate a uint8 (Z, Y, X) volume with ``generator`` (eval mode, moved to ``device``).
+
+    ``read_block(box)`` returns the uint8 voxels of an in-bounds box of slices; ``write_block(box, image, seg)``
+    receives each output block: the translated image as uint8 (Z, Y, X) and, when the generator has a
+    segmentation head, its maps as uint8 (C, Z, Y, X) (probabilities * 255; a distance channel mapped from
+    [-1, 1]), else None. ``patch`` is (Y, X) for ``dims`` 2, (Z, Y, X) for 3; ``block`` the output block
+    shape (default: one full slice for 2D, 4 x 8 x 8 patches for 3D). ``amp`` autocasts to bfloat16 on CUDA.
+    """
+    shape3: Triple = tuple(int(n) for n in shape)  # type: ignore[assignment]
+    window: Triple = (1, *patch) if dims == 2 else tuple(patch)  # type: ignore[assignment]
+    if len(shape3) != 3 or len(window) != 3:
+        raise ValueError(f"need a 3-D shape and a {dims}-D patch, got {shape3} and {tuple(patch)}")
+    if not 0 <= overlap < 1:
+        raise ValueError("overlap must be in [0, 1)")
+    if block is None:
+        block = (1, *shape3[1:]) if dims == 2 else (4 * window[0], 8 * window[1], 8 * window[2])
+    stride = [max(1, round(w * (1 - overlap))) for w in window]
+    starts = [window_starts(n, w, s) for n, w, s in zip(shape3, window, stride)]
+    weight = blend_weights(window, blend)
+    generator = generator.to(device).eval()
+    run = _Runner(generator, torch.device(device), dims, amp)
+    grid = [range(0, n, max(1, int(b))) for n, b in zip(shape3, block)]
+    for origin in itertools.product(*grid):
+        core: Box = tuple(slice(o, min(o + int(b), n)) for o, b, n in zip(origin, block, shape3))  # type: ignore[assignment]
+        image, seg = _translate_block(run, read_block, shape3, core, window, starts, weight, batch_size)
+        write_block(core, image, seg)
+
+
+class _Runner:
+    """Batches of uint8 windows -> (image in [-1, 1], activated seg maps or None) as float32 numpy."""
+
+    def __init__(self, generator: Generator, device: torch.device, dims: int, amp: bool) -> None:
+        self.generator, self.device, self.dims = generator, device, dims
+        self.amp = amp and device.type == "cuda"
+
+    @torch.inference_mode()
+    def __call__(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        x = torch.from_numpy(to_unit(np.stack(crops))).to(self.device)
+        if self.dims == 3:
+            x = x[:, None]  # (N, 1, Z, Y, X); 2D crops are (N, 1, Y, X) slabs already
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+        with autocast:
+            image, logits = self.generator(x)
+        seg = activate(logits.float(), self.generator.seg_target) if logits is not None else None
+        if self.dims == 2:
+            image = image.unsqueeze(2)
+            seg = seg.unsqueeze(2) if seg is not None else None
+        return image.float().cpu().numpy(), (seg.cpu().numpy() if seg is not None else None)
+
+
+def _translate_block(
+    run: _Runner,
+    read_block: ReadBlock,
+    shape: Triple,
+    core: Box,
+    window: Triple,
+    starts: list[list[int]],
+    weight: np.ndarray,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    per_axis = [[s for s in axis if s < c.stop and s + w > c.start] for axis, c, w in zip(starts, core, window)]
+    windows = list(itertools.product(*per_axis))
+    lo = [min(w[a] for w in windows) for a in range(3)]
+    hi = [max(w[a] for w in windows) + window[a] for a in range(3)]
+    data = _read_padded(read_block, shape, lo, hi)
+    core_shape = tuple(c.stop - c.start for c in core)
+    channels = len(run.generator.seg_target)
+    acc = np.zeros((1 + channels, *core_shape), np.float32)
+    total = np.zeros(core_shape, np.float32)
+    for i in range(0, len(windows), batch_size):
+        batch = windows[i : i + batch_size]
+        crops = [data[tuple(slice(s - a, s - a + w) for s, a, w in zip(win, lo, window))] for win in batch]
+        images, segs = run(crops)
+        for k, win in enumerate(batch):
+            src, dst = _overlap(win, window, core)
+            out = images[k] if segs is None else np.concatenate([images[k], segs[k]])
+            acc[(slice(None), *dst)] += out[(slice(None), *src)] * weight[src]
+            total[dst] += weight[src]
+    acc /= total
+    image = np.clip(np.rint((acc[0] + 1) * 127.5), 0, 255).astype(np.uint8)
+    if not channels:
+        return image, None
+    maps = acc[1:]
+    if "d" in run.generator.seg_target:
+        d = run.generator.seg_target.index("d")
+        maps[d] = (maps[d] + 1) / 2
+    return image, np.clip(np.rint(maps * 255), 0, 255).astype(np.uint8)
+
+
+def _read_padded(read_block: ReadBlock, shape: Triple, lo: list[int], hi: list[int]) -> np.ndarray:
+    """Voxels of [lo, hi), reflect-padded where the box leaves the volume (only when it is smaller than a window)."""
+    box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
+    data = np.asarray(read_block(box))  # type: ignore[arg-type]
+    for axis, (s, a, b) in enumerate(zip(box, lo, hi)):
+        if (s.start - a, b - s.stop) != (0, 0):
+            pads = [(s.start - a, b - s.stop) if k == axis else (0, 0) for k in range(3)]
+            data = np.pad(data, pads, mode="reflect" if data.shape[axis] > 1 else "edge")
+    return data
+
+
+def _overlap(start: Sequence[int], size: Triple, core: Box) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Slices of a window (src) and of the core (dst) where they intersect."""
+    src, dst = [], []
+    for s, n, c in zip(start, size, core):
+        a, b = max(s, c.start), min(s + n, c.stop)
+        src.append(slice(a - s, b - s))
+        dst.append(slice(a - c.start, b - c.start))
+    return tuple(src), tuple(dst)
+
+
+def array_reader(volume: Any) -> ReadBlock:
+    """``read_block`` over a numpy or zarr array."""
+    return lambda box: np.asarray(volume[box])
+
+
+def array_writer(image_out: Any, seg_out: Any | None = None) -> WriteBlock:
+    """``write_block`` into a (Z, Y, X) image array and an optional (C, Z, Y, X) seg array (numpy or zarr)."""
+
+    def write(box: Box, image: np.ndarray, seg: np.ndarray | None) -> None:
+        image_out[box] = image
+        if seg_out is not None and seg is not None:
+            seg_out[(slice(None), *box)] = seg
+
+    return write
