@@ -11,23 +11,13 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Literal
-
 import numpy as np
 from em2exm import commit, ome, stagekit, storage
-from em2exm.config import StrictModel
+from em2exm.config import DatasetOptions
 from em2exm.errors import UserError
 
 log = logging.getLogger("em2exm.build_dataset")
 LABELS_NAME = "groundtruth"
-
-
-class DatasetOptions(StrictModel):
-    """How the dataset is cut."""
-
-    val_fraction: float = 0.2
-    split_axis: Literal["z", "y", "x"] = "x"
-    format: Literal["zarr", "h5"] = "zarr"
 
 
 class BuildDatasetParams(DatasetOptions):

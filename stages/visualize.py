@@ -58,8 +58,11 @@ def _layer_url(run: str, url: str) -> str:
 def collect(run: str) -> dict[str, ome.Volume]:
     """The volumes present in a run store, by a display name."""
     found: dict[str, ome.Volume] = {}
-    for name in ("em", "transferred", "exm"):
-        volume = _try_image(storage.join(run, f"{name}.zarr"))
+    images = [("em", storage.join(run, "em.zarr"))]
+    images += [(f"transferred/{n.removesuffix('.zarr')}", storage.join(run, "transferred", n)) for n in storage.list_names(storage.join(run, "transferred"))]
+    images += [("exm", storage.join(run, "exm.zarr"))]
+    for name, url in images:
+        volume = _try_image(url)
         if volume is not None:
             found[name] = volume
     for experiment in storage.list_names(storage.join(run, "experiments")):
@@ -83,14 +86,13 @@ def _save_png(draw, url: str) -> None:
 def _previews(run: str, volumes: dict[str, ome.Volume], out: str) -> list[str]:
     pictures = []
     row = []
-    for name in ("em", "transferred", "exm"):
-        if name in volumes:
-            volume = volumes[name]
-            labels = ome.list_labels(volume.url)
-            overlay = _mid(ome.open_labels(volume.url, labels[0])) if labels else None
-            row.append((f"{name} (mid z)", _mid(volume), None))
-            if overlay is not None:
-                row.append((f"{name} + {labels[0]}", _mid(volume), overlay))
+    for name, volume in volumes.items():
+        if name.endswith("/predictions"):
+            continue
+        labels = ome.list_labels(volume.url)
+        row.append((f"{name} (mid z)", _mid(volume), None))
+        if labels:
+            row.append((f"{name} + {labels[0]}", _mid(volume), _mid(ome.open_labels(volume.url, labels[0]))))
     if row:
         _save_png(lambda p: previews.panel_figure(row, p), storage.join(out, "volumes.png"))
         pictures.append("volumes.png")
@@ -114,16 +116,15 @@ def _previews(run: str, volumes: dict[str, ome.Volume], out: str) -> list[str]:
 
 def _loss_curves(run: str, out: str) -> list[str]:
     pictures = []
-    candidates = [("ccgan", storage.join(run, "ccgan"))] + [
-        (f"{e}", storage.join(run, "experiments", e, "model")) for e in storage.list_names(storage.join(run, "experiments"))
-    ] + [(name, storage.join(run, name)) for name in storage.list_names(run) if name.startswith("ccgan-")]
+    candidates = [(f"ccgan {m}", storage.join(run, "models", m)) for m in storage.list_names(storage.join(run, "models"))]
+    candidates += [(f"{e} segmenter", storage.join(run, "experiments", e, "model")) for e in storage.list_names(storage.join(run, "experiments"))]
     for title, model_url in candidates:
         log_url = storage.join(model_url, "losses.jsonl")
         if not storage.exists(log_url):
             continue
         series = previews.read_loss_log(storage.read_bytes(log_url).decode())
         if series:
-            file = f"losses_{title.replace('/', '_')}.png"
+            file = f"losses_{title.replace('/', '_').replace(' ', '_')}.png"
             _save_png(lambda p, s=series, t=title: previews.loss_figure(f"{t} losses", s, p), storage.join(out, file))
             pictures.append(file)
     return pictures
@@ -133,7 +134,7 @@ def _state(run: str, volumes: dict[str, ome.Volume]) -> dict:
     """Layers for every volume and label image; the source domain (EM) starts hidden."""
     layers = []
     for name, volume in volumes.items():
-        visible = name not in ("em", "transferred")
+        visible = name != "em" and not name.startswith("transferred/")
         channel = 0 if name.endswith("/predictions") else None
         layers.append(Layer(name, _layer_url(run, volume.url), channel=channel, visible=visible))
         for label_name in ome.list_labels(volume.url):

@@ -29,7 +29,7 @@ def test_bad_value_and_missing_key():
     with pytest.raises(UserError, match="clip_percentiles"):
         validate(IngestOptions, {"clip_percentiles": [90, 10]}, "test")
     with pytest.raises(UserError, match="missing config key 'inputs'"):
-        from em2exm.config import PipelineConfig
+        from em2exm.pipeline_config import PipelineConfig
 
         validate(PipelineConfig, {}, "test")
 

@@ -9,13 +9,16 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from em2exm import storage
 from em2exm.errors import UserError
+
+if TYPE_CHECKING:
+    from em2exm.pipeline_config import PipelineConfig
 
 Model = TypeVar("Model", bound=BaseModel)
 Triple = tuple[float, float, float]
@@ -63,18 +66,44 @@ class IngestOptions(StrictModel):
 
 
 class RunOptions(StrictModel):
-    """Where a run writes: every output is a zarr URL under ``store``."""
+    """Where a run writes (every output is a zarr URL under ``store``) and how blockwise steps fan out."""
 
     store: str = "./runs/demo"
     name: str = "em2exm"
+    blocks_per_task: int = Field(1, ge=1, description="blocks per parallel task of a blockwise step (Argo, SLURM)")
 
 
-class PipelineConfig(StrictModel):
-    """The whole pipeline.yaml."""
+class DatasetOptions(StrictModel):
+    """How build-dataset cuts a labelled volume into training and validation parts."""
 
-    run: RunOptions = RunOptions()
-    inputs: Inputs
-    ingest: IngestOptions = IngestOptions()
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    split_axis: Literal["z", "y", "x"] = "x"
+    format: Literal["zarr", "h5"] = "zarr"
+
+
+ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle"]
+
+
+class ExperimentOptions(StrictModel):
+    """The segmenters compared on the ExM volume.
+
+    raw: trained on EM as is; ccgan: on CCGAN-transferred EM; segmatch: on EM transferred by a CCGAN trained
+    with seg_match; oracle: on the ExM labels themselves (upper bound).  The oracle trains only on the first
+    ``1 - holdout_fraction`` of the ExM volume along ``holdout_axis``; every experiment is scored on the rest.
+    """
+
+    names: tuple[ExperimentName, ...] = ("raw", "ccgan", "segmatch", "oracle")
+    holdout_axis: Literal["z", "y", "x"] = "x"
+    holdout_fraction: float = Field(0.5, gt=0, lt=1)
+    judge: bool = Field(True, description="false where ExM labels mean something else than EM's: report only")
+
+
+class StepResources(StrictModel):
+    """What one stage asks of a machine on Argo / SLURM."""
+
+    cpu: float = Field(1.0, gt=0)
+    memory_gib: float = Field(4.0, gt=0)
+    gpu: int = Field(0, ge=0)
 
 
 def parse_set(assignment: str) -> tuple[list[str], Any]:
@@ -151,6 +180,8 @@ def read_yaml(path: str) -> dict[str, Any]:
 
 def load_pipeline(path: str, sets: Sequence[str] = ()) -> PipelineConfig:
     """Read, override and validate a pipeline YAML; relative input paths resolve against its folder."""
+    from em2exm.pipeline_config import PipelineConfig
+
     data = apply_sets(read_yaml(path), sets)
     config = validate(PipelineConfig, data, path)
     base = Path(path).resolve().parent if storage.protocol_of(path) == "file" else None

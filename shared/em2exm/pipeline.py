@@ -8,15 +8,15 @@ Dependencies are not declared: step B depends on step A when B reads a URL that 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from em2exm import storage
-from em2exm.config import PipelineConfig, VolumeSource
+from em2exm.config import ExperimentName, VolumeSource
 from em2exm.errors import UserError
+from em2exm.layout import RunLayout
+from em2exm.pipeline_config import PipelineConfig
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,49 @@ def _reads(input_url: str, output_url: str) -> bool:
 
 
 def params_json(options: BaseModel, **extra: Any) -> str:
-    """A stage section as the compact JSON passed through ``--params``."""
-    return json.dumps({**options.model_dump(mode="json"), **extra}, separators=(",", ":"), sort_keys=True)
+    """A stage section (its non-default values) as the compact JSON passed through ``--params``."""
+    return json.dumps({**options.model_dump(mode="json", exclude_defaults=True), **extra}, separators=(",", ":"), sort_keys=True)
 
 
-def _ingest_step(name: str, source: VolumeSource, output: str, config: PipelineConfig, target: tuple[float, ...] | None) -> Step:
+DEFAULT_RESOURCES: dict[str, Resources] = {
+    "ingest": Resources(cpu=2, memory_gib=8),
+    "ccgan-train": Resources(cpu=4, memory_gib=16, gpu=1),
+    "ccgan-transfer": Resources(cpu=4, memory_gib=16, gpu=1),
+    "build-dataset": Resources(cpu=1, memory_gib=8),
+    "seg-train": Resources(cpu=4, memory_gib=16, gpu=1),
+    "seg-infer": Resources(cpu=4, memory_gib=16, gpu=1),
+    "decode": Resources(cpu=2, memory_gib=8),
+    "evaluate": Resources(cpu=2, memory_gib=8),
+    "visualize": Resources(cpu=1, memory_gib=4),
+}
+BLOCKWISE = ("ccgan-transfer", "seg-infer", "decode")
+
+
+class _Steps:
+    """Builds steps for one config: resources and fan-out filled in from the config."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        unknown = sorted(set(config.resources) - set(DEFAULT_RESOURCES))
+        if unknown:
+            raise UserError(f"resources for unknown stage '{unknown[0]}'", f"use stage names {sorted(DEFAULT_RESOURCES)}")
+        self.config = config
+        self.steps: list[Step] = []
+
+    def add(self, name: str, stage: str, args: list[str], inputs: list[str], outputs: list[str]) -> None:
+        override = self.config.resources.get(stage)
+        resources = Resources(**override.model_dump()) if override else DEFAULT_RESOURCES[stage]
+        fanout = self.config.run.blocks_per_task if stage in BLOCKWISE else 0
+        step = Step(name, stage, tuple(args), tuple(inputs), tuple(outputs), resources, fanout)
+        self.steps.append(step)
+
+
+def common_voxel_size(config: PipelineConfig) -> tuple[float, float, float]:
+    """The pipeline's working voxel size: the ExM voxel size divided by the expansion factor."""
+    exm = config.inputs.exm
+    return tuple(v / exm.expansion_factor for v in exm.voxel_size)  # type: ignore[return-value]
+
+
+def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target: tuple[float, ...] | None) -> None:
     args = ["--image", source.image, "--voxel-size", *map(str, source.voxel_size)]
     if source.expansion_factor != 1.0:
         args += ["--expansion-factor", str(source.expansion_factor)]
@@ -92,53 +130,60 @@ def _ingest_step(name: str, source: VolumeSource, output: str, config: PipelineC
         args += ["--subvolume", str(source.subvolume)]
     if target is not None:
         args += ["--target-voxel-size", *map(str, target)]
-    args += ["--output", output, "--params", params_json(config.ingest)]
-    inputs = tuple(x for x in (source.image, source.labels) if x)
-    return Step(name=name, stage="ingest", args=tuple(args), inputs=inputs, outputs=(output,), resources=Resources(cpu=1, memory_gib=4))
+    args += ["--output", output, "--params", params_json(steps.config.ingest)]
+    steps.add(name, "ingest", args, [x for x in (source.image, source.labels) if x], [output])
 
 
-def common_voxel_size(config: PipelineConfig) -> tuple[float, float, float]:
-    """The pipeline's working voxel size: the ExM voxel size divided by the expansion factor."""
-    exm = config.inputs.exm
-    return tuple(v / exm.expansion_factor for v in exm.voxel_size)  # type: ignore[return-value]
+def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> tuple[str, str]:
+    """The labelled image an experiment's segmenter learns from (adding the CCGAN steps it needs)."""
+    config = steps.config
+    if experiment == "raw":
+        return at.em, at.labels(at.em)
+    if experiment == "oracle":
+        return at.exm, at.labels(at.exm)
+    model, transferred = at.ccgan_model(experiment), at.transferred(experiment)
+    ccgan = params_json(config.ccgan, seg_head=experiment == "segmatch")
+    steps.add(
+        f"ccgan-train-{experiment}",
+        "ccgan-train",
+        ["--a", at.em, "--a-labels", at.labels(at.em), "--b", at.exm, "--output", model, "--params", ccgan],
+        [at.em, at.exm],
+        [model],
+    )
+    args = ["--checkpoint", model, "--image", at.em, "--labels", at.labels(at.em), "--output", transferred]
+    steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, at.em], [transferred])
+    return transferred, at.labels(transferred)
 
 
-def urls(config: PipelineConfig) -> dict[str, str]:
-    """The URL of every data product of a run."""
-    store = config.run.store
-    return {
-        "em": storage.join(store, "em.zarr"),
-        "exm": storage.join(store, "exm.zarr"),
-        "report": storage.join(store, "report"),
-    }
-
-
-StepBuilder = Callable[[PipelineConfig, dict[str, str]], list[Step]]
-
-
-def _ingest_steps(config: PipelineConfig, where: dict[str, str]) -> list[Step]:
-    target = common_voxel_size(config)
-    return [
-        _ingest_step("ingest-em", config.inputs.em, where["em"], config, target),
-        _ingest_step("ingest-exm", config.inputs.exm, where["exm"], config, None),
-    ]
-
-
-def _visualize_step(config: PipelineConfig, where: dict[str, str], before: list[Step]) -> Step:
-    """The report reads everything the run wrote."""
-    outputs = tuple(url for step in before for url in step.outputs)
-    args = ("--run", config.run.store, "--output", where["report"])
-    return Step(name="visualize", stage="visualize", args=args, inputs=outputs, outputs=(where["report"],))
-
-
-BUILDERS: list[StepBuilder] = [_ingest_steps]
+def _experiment(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> None:
+    """One segmenter: dataset, training, inference on ExM, decoding and (with ExM labels) evaluation."""
+    config, holdout = steps.config, steps.config.experiments
+    image, labels = _training_image(steps, experiment, at)
+    dataset, model, predictions = at.dataset(experiment), at.seg_model(experiment), at.predictions(experiment)
+    split = {"val_fraction": holdout.holdout_fraction, "split_axis": holdout.holdout_axis} if experiment == "oracle" else {}
+    dataset_args = ["--image", image, "--labels", labels, "--output", dataset, "--params", params_json(config.dataset, **split)]
+    steps.add(f"dataset-{experiment}", "build-dataset", dataset_args, [image, labels], [dataset])
+    steps.add(f"seg-train-{experiment}", "seg-train", ["--dataset", dataset, "--output", model, "--params", params_json(config.seg)], [dataset], [model])
+    infer = ["--checkpoint", model, "--image", at.exm, "--output", predictions, "--params", params_json(config.infer)]
+    steps.add(f"seg-infer-{experiment}", "seg-infer", infer, [model, at.exm], [predictions])
+    instances = at.instances(experiment)
+    steps.add(f"decode-{experiment}", "decode", ["--predictions", predictions, "--params", params_json(config.decode)], [predictions], [instances])
+    if config.inputs.exm.labels:
+        region = {"region_axis": holdout.holdout_axis, "region_start": 1 - holdout.holdout_fraction, "judge": holdout.judge}
+        args = ["--segmentation", instances, "--groundtruth", at.labels(at.exm), "--output", at.evaluation(experiment)]
+        steps.add(f"evaluate-{experiment}", "evaluate", [*args, "--params", params_json(config.evaluate, **region)], [instances, at.exm], [at.evaluation(experiment)])
 
 
 def build_pipeline(config: PipelineConfig) -> Pipeline:
-    """The default pipeline for ``config``."""
-    where = urls(config)
-    steps: list[Step] = []
-    for builder in BUILDERS:
-        steps.extend(builder(config, where))
-    steps.append(_visualize_step(config, where, steps))
-    return Pipeline(tuple(steps))
+    """The default pipeline for ``config``: ingest, every experiment, then the report over all of it."""
+    at = RunLayout(config.run.store)
+    if "oracle" in config.experiments.names and not config.inputs.exm.labels:
+        raise UserError("experiment 'oracle' needs ExM labels", "set inputs.exm.labels or drop 'oracle' from experiments.names")
+    steps = _Steps(config)
+    _ingest(steps, "ingest-em", config.inputs.em, at.em, common_voxel_size(config))
+    _ingest(steps, "ingest-exm", config.inputs.exm, at.exm, None)
+    for experiment in dict.fromkeys(config.experiments.names):
+        _experiment(steps, experiment, at)
+    everything = [url for step in steps.steps for url in step.outputs]
+    steps.add("visualize", "visualize", ["--run", config.run.store, "--output", at.report], everything, [at.report])
+    return Pipeline(tuple(steps.steps))

@@ -21,7 +21,7 @@ def read_metrics(run: str) -> dict[str, dict[str, Any]]:
     """Metrics JSON of every experiment in the run, by experiment name."""
     found = {}
     for name in storage.list_names(storage.join(run, "experiments")):
-        url = storage.join(run, "experiments", name, "metrics.json")
+        url = storage.join(run, "experiments", name, "evaluation", "metrics.json")
         if storage.exists(url):
             found[name] = json.loads(storage.read_bytes(url))
     return found
@@ -61,7 +61,7 @@ def write_report(run: str, out: str, pictures: Sequence[str]) -> None:
     parts = [f"# em2exm run report\n\nRun store: `{run}`\n"]
     if metrics:
         parts.append("## Experiments (evaluated on the target-domain volume)\n\n" + experiment_table(metrics) + "\n")
-        judged = {name: m.get("judged", True) for name, m in metrics.items()}
+        judged = {name: m.get("judge", True) for name, m in metrics.items()}
         if not all(judged.values()):
             parts.append("_The target labels describe other structures than the EM labels: these numbers report, they do not judge._\n")
     parts.append("## Pictures\n\n" + "\n\n".join(f"![{p}]({p})" for p in pictures) + "\n")

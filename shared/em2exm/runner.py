@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from em2exm import commit
 from em2exm.config import load_pipeline
 from em2exm.errors import UserError
-from em2exm.pipeline import Pipeline, Step, build_pipeline, urls
+from em2exm.layout import RunLayout
+from em2exm.pipeline import Pipeline, Step, build_pipeline
 from em2exm.stagekit import _Parser
 
 log = logging.getLogger("em2exm.run")
@@ -73,5 +74,5 @@ def main(argv: Sequence[str]) -> None:
         raise
     log.info("pipeline complete (%d steps run, %d skipped)", len(ran), len(pipeline.steps) - len(ran))
     if not args.only:
-        report = urls(config)["report"]
+        report = RunLayout(config.run.store).report
         print(f"results: {config.run.store}\nreport:  {report}/report.md\npictures: {report}/*.png")

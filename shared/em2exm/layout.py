@@ -1,0 +1,70 @@
+"""Where a run keeps its data products: every URL under the run's store, in one place.
+
+    <store>/em.zarr, exm.zarr                     ingested volumes (+ labels/groundtruth)
+    <store>/models/<ccgan>/                        ccgan-train output (checkpoint, losses, samples)
+    <store>/transferred/<ccgan>.zarr               EM translated to ExM (+ labels carried over)
+    <store>/experiments/<name>/dataset/            build-dataset output (train.zarr, val.zarr)
+    <store>/experiments/<name>/model/              seg-train output
+    <store>/experiments/<name>/predictions.zarr    seg-infer maps (+ labels/instances from decode)
+    <store>/experiments/<name>/evaluation/         evaluate output (metrics.json, metrics.md)
+    <store>/report/                                visualize output (report.md, PNGs, Neuroglancer state)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from em2exm import storage
+
+INSTANCES = "instances"
+GROUNDTRUTH = "groundtruth"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """URLs of one run's products."""
+
+    store: str
+
+    def _at(self, *parts: str) -> str:
+        return storage.join(self.store, *parts)
+
+    @property
+    def em(self) -> str:
+        return self._at("em.zarr")
+
+    @property
+    def exm(self) -> str:
+        return self._at("exm.zarr")
+
+    @property
+    def report(self) -> str:
+        return self._at("report")
+
+    def labels(self, image: str, name: str = GROUNDTRUTH) -> str:
+        """A label image inside an image's NGFF ``labels`` group."""
+        return storage.join(image, "labels", name)
+
+    def ccgan_model(self, name: str) -> str:
+        return self._at("models", name)
+
+    def transferred(self, name: str) -> str:
+        return self._at("transferred", f"{name}.zarr")
+
+    def experiment(self, name: str) -> str:
+        return self._at("experiments", name)
+
+    def dataset(self, experiment: str) -> str:
+        return self._at("experiments", experiment, "dataset")
+
+    def seg_model(self, experiment: str) -> str:
+        return self._at("experiments", experiment, "model")
+
+    def predictions(self, experiment: str) -> str:
+        return self._at("experiments", experiment, "predictions.zarr")
+
+    def instances(self, experiment: str) -> str:
+        return self.labels(self.predictions(experiment), INSTANCES)
+
+    def evaluation(self, experiment: str) -> str:
+        return self._at("experiments", experiment, "evaluation")
