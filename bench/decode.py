@@ -1,13 +1,16 @@
 """Benchmark em2exm.decode on the PyTC v1.0 parity fixtures against PyTC's recorded baseline.
 
-Prints JSON: per case our median time over N runs, peak extra memory (tracemalloc peak and the
+Prints JSON: per case our median wall time over N runs (and median thread CPU time, which a busy
+machine inflates far less), peak extra memory (tracemalloc peak and the
 process's peak RSS above its RSS before the call), whether the output has PyTC's partition, and
 PyTC's numbers from BASELINE_pytc_v1_cpu.md with the speedup and memory ratios. ``--reference``
 also times PyTC's pipeline run here (em2exm.decode.reference, scikit-image) for a same-machine
 speedup. Each case runs in its own process, after one process has decoded every case once (so
 numba's compiled code is cached on disk and no compilation lands inside a measurement).
+``--cold`` adds, per case, the first call in a fresh process: ``cold_cached_s`` (numba's machine code
+loaded from the on-disk cache) and ``cold_compile_s`` (an empty cache: JIT compilation included).
 
-    .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference]
+    .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference] [--cold]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -70,14 +74,26 @@ def warm(fixtures: Path, cases: list[str]) -> None:
         getattr(decode, spec["func"])(maps, **spec["kwargs"])
 
 
-def median_time(call: object, runs: int) -> tuple[float, list[float]]:
-    """Median and all wall times of ``runs`` calls."""
-    times = []
+def median_time(call: object, runs: int) -> tuple[float, list[float], float]:
+    """Median and all wall times of ``runs`` calls, and the median CPU time of this thread (less
+    sensitive than wall time to other processes on a busy machine)."""
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         call()  # type: ignore[operator]
         times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        cpu.append(time.thread_time() - start_cpu)
+    return statistics.median(times), times, statistics.median(cpu)
+
+
+def first_call(fixtures: Path, case: str) -> float:
+    """Wall time of the first decode in this process."""
+    from em2exm import decode
+
+    spec, maps = load_case(fixtures, case)
+    start = time.perf_counter()
+    getattr(decode, spec["func"])(maps, **spec["kwargs"])
+    return time.perf_counter() - start
 
 
 def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
@@ -92,7 +108,7 @@ def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
     before, peak_before = rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     seg = decoder(maps, **spec["kwargs"])
     peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-    median, times = median_time(lambda: decoder(maps, **spec["kwargs"]), runs)
+    median, times, cpu = median_time(lambda: decoder(maps, **spec["kwargs"]), runs)
     tracemalloc.start()
     decoder(maps, **spec["kwargs"])
     traced_peak = tracemalloc.get_traced_memory()[1] / MB
@@ -103,15 +119,26 @@ def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
         np.array_equal(table.gt == 0, table.seg == 0))
     row = {
         "case": case, "func": spec["func"], "kwargs": spec["kwargs"], "parity": bool(parity),
-        "median_s": round(median, 4), "runs_s": [round(t, 4) for t in times],
+        "median_s": round(median, 4), "median_cpu_s": round(cpu, 4), "runs_s": [round(t, 4) for t in times],
         "tracemalloc_peak_mb": round(traced_peak, 1),
         "rss_delta_mb": round(peak_after - before, 1) if peak_after > peak_before else None,
     }
     if with_reference:
-        ref_median, _ = median_time(lambda: reference.decode(spec["func"], maps, **spec["kwargs"]), runs)
+        ref_median, _, _ = median_time(lambda: reference.decode(spec["func"], maps, **spec["kwargs"]), runs)
         row["reference_here_median_s"] = round(ref_median, 4)
         row["speedup_here"] = round(ref_median / median, 2)
     return row
+
+
+def cold(base: list[str], case: str, env: dict[str, str]) -> dict[str, float]:
+    """First-call times of ``case`` in fresh processes, with numba's disk cache and with an empty one."""
+    def run(extra_env: dict[str, str]) -> float:
+        done = subprocess.run([*base, "--first-call", case], check=True, env={**env, **extra_env},
+                              capture_output=True, text=True)
+        return round(float(done.stdout), 3)
+
+    with tempfile.TemporaryDirectory() as empty:
+        return {"cold_cached_s": run({}), "cold_compile_s": run({"NUMBA_CACHE_DIR": empty})}
 
 
 def main() -> None:
@@ -120,7 +147,9 @@ def main() -> None:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="also time PyTC's pipeline (scikit-image) here")
+    parser.add_argument("--cold", action="store_true", help="also time the first call in a fresh process")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--first-call", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     meta = json.loads((args.fixtures / "meta.json").read_text())
@@ -130,6 +159,9 @@ def main() -> None:
         parser.error(f"unknown case(s) {unknown}; meta.json has {sorted(meta)}")
     if args.warm:
         warm(args.fixtures, cases)
+        return
+    if args.first_call:
+        print(json.dumps(first_call(args.fixtures, args.first_call)))
         return
     if args.worker:
         print(json.dumps(measure(args.fixtures, args.worker, args.runs, args.reference)))
@@ -143,6 +175,8 @@ def main() -> None:
         extra = ["--reference"] if args.reference else []
         done = subprocess.run([*base, "--worker", case, *extra], check=True, env=env, capture_output=True, text=True)
         row = json.loads(done.stdout)
+        if args.cold:
+            row.update(cold(base, case, env))
         if case in pytc:
             ref = pytc[case]
             row["pytc"] = {**ref, "memory_measured_on": "mild input"}

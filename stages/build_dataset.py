@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+
 import numpy as np
 from em2exm import commit, ome, stagekit, storage
 from em2exm.config import DatasetOptions

@@ -95,6 +95,31 @@ def test_random_tie_heavy_maps_match_scikit_image(seed: int, func: str, channels
     assert same_partition(ours, oracle)
 
 
+def worm_maps(seed: int, shape: tuple[int, int, int] = (12, 24, 24)) -> np.ndarray:
+    """One-channel maps of thin random walks on few grey levels, each starting at a bright seed:
+    the flood's queue for a level empties and refills many times along one-voxel paths."""
+    rng = np.random.default_rng(seed)
+    fg = np.zeros(shape, np.uint8)
+    steps = np.concatenate([np.eye(3, dtype=int), -np.eye(3, dtype=int)])
+    for _ in range(8):
+        point = rng.integers(0, shape)
+        fg[tuple(point)] = 255
+        for _ in range(rng.integers(10, 60)):
+            point = np.clip(point + steps[rng.integers(6)], 0, np.array(shape) - 1)
+            if fg[tuple(point)] == 0:
+                fg[tuple(point)] = rng.choice([200, 220, 240])
+    return fg[None]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thin_paths_match_scikit_image(seed: int) -> None:
+    maps = worm_maps(seed)
+    kwargs = {"thres1": 0.98, "thres2": 0.5, "thres_small": 0, "seed_thres": 0}
+    oracle = reference.decode("binary_watershed", maps, **kwargs)
+    assert np.count_nonzero(oracle) > 100
+    assert same_partition(decode.binary_watershed(maps, **kwargs), oracle)
+
+
 @pytest.mark.parametrize("factors", [(1.0, 2.0, 2.0), (0.5, 0.5, 0.5), (2.0, 0.75, 1.3), (0.37, 3.0, 1.0)])
 def test_scale_factors_match_skimage_resize(factors: tuple[float, float, float]) -> None:
     labels = np.random.default_rng(0).integers(0, 9, (11, 17, 23)).astype(np.uint16)

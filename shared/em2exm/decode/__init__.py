@@ -3,10 +3,11 @@
 from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.blockwise import BlockFaces, Decoder, decode_block
 from em2exm.decode.decoders import bc_connected, bc_watershed, bcd_watershed, binary_watershed
-from em2exm.decode.stitch import MergeTable, merge
+from em2exm.decode.stitch import MergeTable, merge, merge_loaded
 from em2exm.decode.tiled import decode_blockwise
 
 __all__ = [
     "BlockFaces", "BlockPlan", "Decoder", "MergeTable", "bc_connected", "bc_watershed", "bcd_watershed",
     "binary_watershed", "decode_block", "decode_blockwise", "merge",
+    "merge_loaded",
 ]

@@ -29,11 +29,14 @@ def rule_mask(maps: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
 def classify(maps: np.ndarray, fg: np.ndarray, seed: np.ndarray, level: np.ndarray, seeds: np.ndarray) -> int:
     """Into volumes padded by one voxel: ``level`` = channel 0 where the ``fg`` table passes (never
     0 there), ``seeds`` = True where the ``seed`` table passes. Returns the foreground count."""
+    either = fg[0] | seed[0]
     count = 0
     _, nz, ny, nx = maps.shape
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
+                if not either[maps[0, z, y, x]]:
+                    continue
                 if _holds(maps, fg, z, y, x):
                     level[z + 1, y + 1, x + 1] = maps[0, z, y, x]
                     count += 1

@@ -33,7 +33,9 @@ def _write(labels: np.ndarray, table: np.ndarray, out: np.ndarray, pad: int, z0:
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
-                out[z0 + z, y0 + y, x0 + x] = table[labels[z + pad, y + pad, x + pad]]
+                label = labels[z + pad, y + pad, x + pad]
+                if label != 0:
+                    out[z0 + z, y0 + y, x0 + x] = table[label]
 
 
 def write_crop(labels: np.ndarray, table: np.ndarray, shape: tuple[int, ...], box: Box, pad: int) -> np.ndarray:

@@ -16,7 +16,7 @@ on plateaus (saturated maps) a few contested voxels between touching objects can
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +67,25 @@ def face_matches(lower: BlockFaces, upper: BlockFaces, axis: int) -> np.ndarray:
 def merge(plan: BlockPlan, faces: Iterable[BlockFaces]) -> MergeTable:
     """Merge table for a plan from every block's :class:`BlockFaces`."""
     by_id = {f.block_id: f for f in faces}
-    ids = np.concatenate([np.zeros(1, np.uint64)] + [by_id[k].ids for k in sorted(by_id)])
+    return merge_loaded(plan, sorted(by_id), by_id.__getitem__)
+
+
+def merge_loaded(plan: BlockPlan, block_ids: Sequence[int], load: Callable[[int], BlockFaces]) -> MergeTable:
+    """:func:`merge` over ``block_ids`` with each block's faces fetched by ``load(block_id)`` when
+    needed: at most a block and its upper neighbours are held at once (for plans too large to keep
+    every block's faces in memory)."""
+    present = set(block_ids)
+    ids = [np.zeros(1, np.uint64)]
     matches = [np.zeros((0, 2), np.uint64)]
-    for k, block in by_id.items():
+    for k in sorted(present):
+        block = load(k)
+        ids.append(block.ids)
         for axis, upper in plan.upper_neighbours(k).items():
-            if upper in by_id:
-                matches.append(face_matches(block, by_id[upper], axis))
-    pairs = np.searchsorted(ids, np.concatenate(matches))
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(ids.size, ids.size))
+            if upper in present:
+                matches.append(face_matches(block, load(upper), axis))
+    source = np.sort(np.concatenate(ids))
+    pairs = np.searchsorted(source, np.concatenate(matches))
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(source.size, source.size))
     _, component = connected_components(graph, directed=False)
     target = component.astype(label_dtype(int(component.max())))
-    return MergeTable(ids, target)
+    return MergeTable(source, target)

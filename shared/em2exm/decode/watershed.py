@@ -7,7 +7,7 @@ import numpy as np
 from em2exm.decode.crop import box_at_least, box_shape
 from em2exm.decode.flood import flood, item_bits
 from em2exm.decode.masks import classify
-from em2exm.decode.relabel import keep_table, write_crop
+from em2exm.decode.relabel import keep_table, label_dtype, write_crop
 from em2exm.decode.rules import Rules
 from em2exm.decode.seeds import label_seeds
 
@@ -32,9 +32,12 @@ def seeded_watershed(maps: np.ndarray, rules: Rules, seed_thres: int, thres_smal
     seed_map = np.zeros(padded, bool)
     n_fg = classify(crop, rules.fg, rules.seed, level, seed_map)
     index_bits, age_bits = item_bits(level.size, n_fg)
-    labels, keep = label_seeds(seed_map, seed_thres)
+    seeds, n_seeds = label_seeds(seed_map)
     del seed_map
-    counts = np.zeros(keep.size, np.int64)
+    labels = np.zeros(padded, label_dtype(n_seeds))
+    counts = np.zeros(n_seeds + 1, np.int64)
     heap = np.empty(n_fg, np.uint64)
-    flood(level.reshape(-1), labels.reshape(-1), keep, _offsets(padded), counts, heap, index_bits, age_bits)
+    flood(level.reshape(-1), seeds.reshape(-1), labels.reshape(-1), seed_thres, _offsets(padded), counts, heap,
+          index_bits, age_bits)
+    del seeds, heap
     return write_crop(labels, keep_table(counts, thres_small), shape, box, 1)

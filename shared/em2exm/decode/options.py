@@ -1,0 +1,85 @@
+"""The ``decode`` options section: which decoder, its PyTC keyword arguments, and the block plan."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field
+
+from em2exm.config import StrictModel
+from em2exm.decode import decoders
+from em2exm.decode.blockwise import Decoder
+from em2exm.errors import UserError
+
+Mode = Literal["bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"]
+MODES: tuple[str, ...] = ("bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected")
+# Channel names a prediction may carry under attrs["em2exm"]["channels"], as B/C/D letters.
+_LETTERS = {"foreground": "B", "binary": "B", "semantic": "B", "b": "B", "contour": "C", "boundary": "C",
+            "c": "C", "distance": "D", "signed_distance": "D", "d": "D"}
+_AUTO = {"B": "binary_watershed", "BC": "bc_watershed", "BCD": "bcd_watershed"}
+_THRESHOLDS = ("thres1", "thres2", "thres3", "thres4", "thres5")
+Triple = tuple[int, int, int]
+
+
+class DecodeOptions(StrictModel):
+    """Decoder and block plan. Thresholds left at None take the chosen decoder's PyTC default
+    (bc/bcd_watershed 0.9, 0.8, 0.85, 0.5, 0.0; binary_watershed 0.98, 0.85; bc_connected 0.8, 0.5)."""
+
+    mode: Literal["auto", "bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"] = "auto"
+    thres1: float | None = None
+    thres2: float | None = None
+    thres3: float | None = None
+    thres4: float | None = None
+    thres5: float | None = None
+    thres_small: int = Field(128, ge=0)
+    seed_thres: int = Field(32, ge=0)
+    remove_small_mode: Literal["background", "none"] = "background"
+    dilation_struct: Triple = (1, 5, 5)
+    float_scale: float | None = Field(None, gt=0)
+    block: Triple = (128, 512, 512)
+    halo: Triple = (16, 48, 48)
+    dtype: Literal["uint32", "uint64"] = "uint32"
+
+    def resolve_mode(self, channels: int, names: Sequence[str] | None) -> str:
+        """The decoder to run on maps with ``channels`` channels (named ``names`` when known)."""
+        mode = self.mode if self.mode != "auto" else auto_mode(channels, names)
+        need = {"bc_watershed": 2, "bcd_watershed": 3, "bc_connected": 2}.get(mode)
+        if (need is not None and channels != need) or channels < 1:
+            got = f" ({', '.join(names)})" if names else ""
+            raise UserError(
+                f"decode mode {mode} needs {need or 'at least 1'} channel(s), the predictions have {channels}{got}",
+                "set decode.mode to match the model's channels (B: binary_watershed, BC: bc_watershed or "
+                "bc_connected, BCD: bcd_watershed)",
+            )
+        return mode
+
+    def decoder(self, mode: str) -> Decoder:
+        """``mode``'s decoder with these options bound (thresholds set here must be ones it takes)."""
+        func = getattr(decoders, mode)
+        accepted = inspect.signature(func).parameters
+        kwargs: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if name not in accepted or value is None:
+                if name in _THRESHOLDS and value is not None:
+                    raise UserError(f"decode.{name} is set but {mode} has no {name}",
+                                    f"remove decode.{name} or pick a mode that takes it")
+                continue
+            kwargs[name] = value
+        return functools.partial(func, **kwargs)
+
+
+def auto_mode(channels: int, names: Sequence[str] | None) -> str:
+    """The decoder for a prediction: from its channel names when given, else from the count."""
+    if names:
+        letters = "".join(_LETTERS.get(str(n).lower(), "?") for n in names)
+        if letters not in _AUTO:
+            raise UserError(f"cannot pick a decoder for channels {list(names)}",
+                            f"set decode.mode to one of {', '.join(MODES)}")
+        return _AUTO[letters]
+    if channels not in (1, 2, 3):
+        raise UserError(f"cannot pick a decoder for {channels} unnamed channels",
+                        f"set decode.mode to one of {', '.join(MODES)}")
+    return _AUTO["BCD"[:channels]]

@@ -1,0 +1,45 @@
+"""The ``evaluate`` options section: IoU thresholds, accumulation block, evaluation region, judging."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from em2exm.config import StrictModel
+from em2exm.metrics.matching import THRESHOLDS
+
+Box = tuple[slice, slice, slice]
+
+
+class EvaluateOptions(StrictModel):
+    """How a segmentation is scored. The region is ``[region_start * n, n)`` along ``region_axis``
+    (fractions, so a pipeline can score a held-out part without knowing shapes); ``judge=False``
+    only reports the scores (it is recorded in metrics.json for whoever judges them)."""
+
+    thresholds: tuple[float, ...] = THRESHOLDS
+    block: tuple[int, int, int] = (128, 512, 512)
+    region_axis: Literal["z", "y", "x"] = "x"
+    region_start: float = Field(0.0, ge=0.0, lt=1.0)
+    judge: bool = True
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0.0 < t <= 1.0 for t in value):
+            raise ValueError("need one or more IoU thresholds in (0, 1]")
+        return tuple(sorted(set(value)))
+
+    @field_validator("block")
+    @classmethod
+    def _block(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
+        if min(value) < 1:
+            raise ValueError("block sizes must be >= 1")
+        return value
+
+    def region(self, shape: tuple[int, int, int]) -> Box:
+        """The voxel box scored in a volume of ``shape``."""
+        axis = "zyx".index(self.region_axis)
+        box = [slice(0, n) for n in shape]
+        box[axis] = slice(int(self.region_start * shape[axis]), shape[axis])
+        return tuple(box)  # type: ignore[return-value]

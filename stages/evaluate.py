@@ -1,0 +1,108 @@
+"""evaluate: score an instance segmentation against ground truth (ARE, VOI, F1/AP at IoU 0.5..0.95).
+
+Writes ``<output>/metrics.json`` (one flat dict) and ``<output>/metrics.md`` (a short table). The
+contingency table is accumulated block by block, so memory follows the block size, not the volume.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from em2exm import commit, ome, stagekit, storage
+from em2exm.errors import UserError
+from em2exm.metrics import Contingency, flat_dict, markdown_table, score
+from em2exm.metrics.options import Box, EvaluateOptions
+from em2exm.progress import progress
+
+log = logging.getLogger("em2exm.evaluate")
+
+
+class EvaluateParams(EvaluateOptions):
+    """The evaluate options plus the two label images and the output folder."""
+
+    segmentation: str
+    groundtruth: str
+    output: str
+
+
+def parse(argv: Sequence[str]) -> tuple[EvaluateParams, bool]:
+    """Options and the --overwrite flag from the command line."""
+    parser = stagekit.make_parser("evaluate", __doc__.splitlines()[0])
+    parser.add_argument("--segmentation", help="label image URL, e.g. <predictions>/labels/instances")
+    parser.add_argument("--groundtruth", help="label image URL, e.g. <exm.zarr>/labels/groundtruth")
+    parser.add_argument("--output", help="folder URL for metrics.json and metrics.md")
+    args = parser.parse_args(argv)
+    flags = {"segmentation": args.segmentation, "groundtruth": args.groundtruth, "output": args.output}
+    return stagekit.options_from_args(args, "evaluate", EvaluateParams, flags), bool(args.overwrite)
+
+
+def open_label_image(url: str, what: str) -> ome.Volume:
+    """A (Z, Y, X) integer label image."""
+    try:
+        volume = ome.open_image(url)
+    except ValueError as exc:
+        raise UserError(f"the {what} at {url} has unreadable metadata ({exc})", "rewrite it") from exc
+    if volume.array.ndim != 3 or not np.issubdtype(volume.array.dtype, np.integer):
+        raise UserError(f"the {what} at {url} is {volume.array.dtype} of shape {volume.shape}, not (Z, Y, X) ids",
+                        "pass a label image URL such as <volume>/labels/<name>")
+    return volume
+
+
+def blocks(region: Box, block: tuple[int, int, int]) -> Iterator[Box]:
+    """Boxes of at most ``block`` voxels tiling ``region``."""
+    starts = [range(r.start, r.stop, b) for r, b in zip(region, block)]
+    for corner in itertools.product(*starts):
+        yield tuple(slice(c, min(c + b, r.stop)) for c, b, r in zip(corner, block, region))  # type: ignore[misc]
+
+
+def _read(volume: ome.Volume, box: Box) -> np.ndarray:
+    try:
+        return np.asarray(volume.array[box])
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise UserError(f"cannot read {volume.url} at {box} ({exc})", "the label image is corrupt: rewrite it") from exc
+
+
+def run(params: EvaluateParams, overwrite: bool) -> None:
+    """Score and write the report; a no-op when it is already complete."""
+    seg = open_label_image(params.segmentation, "segmentation")
+    gt = open_label_image(params.groundtruth, "ground truth")
+    if seg.shape != gt.shape:
+        raise UserError(f"segmentation {seg.shape} and ground truth {gt.shape} differ in shape",
+                        "evaluate a segmentation of the ground truth's volume (same grid)")
+    region = params.region(gt.spatial_shape)
+    storage.check_reachable(params.output)
+    if not stagekit.should_run(params.output, overwrite):
+        return
+    contingency = Contingency()
+    boxes = list(blocks(region, params.block))
+    for box in progress(boxes, total=len(boxes), desc="evaluate"):
+        contingency.add(_read(gt, box), _read(seg, box))
+    table = contingency.table()
+    if not table.gt.any():
+        raise UserError(f"the ground truth has no instances in the evaluated region {region}",
+                        "check the ground truth URL or lower evaluate.region_start")
+    scores = score(table, params.thresholds)
+    metrics = {
+        **flat_dict(scores), "region": [[s.start, s.stop] for s in region], "judge": params.judge,
+        "segmentation": seg.url, "groundtruth": gt.url,
+    }
+    storage.write_bytes(storage.join(params.output, "metrics.json"), json.dumps(metrics, indent=1).encode())
+    name = seg.url.rstrip("/").rsplit("/", 1)[-1]
+    storage.write_bytes(storage.join(params.output, "metrics.md"), markdown_table({name: scores}).encode())
+    log.info("%d instances (ground truth %d): mAP %.3f, VOI %.3f, ARE %.3f", scores.n_seg, scores.n_gt,
+             scores.mean_ap, metrics["voi"], scores.are_skimage)
+    commit.mark_complete(params.output, {"stage": "evaluate"})
+
+
+def main(argv: Sequence[str]) -> None:
+    params, overwrite = parse(argv)
+    run(params, overwrite)
+
+
+if __name__ == "__main__":
+    sys.exit(stagekit.run_stage(main))
