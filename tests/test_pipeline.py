@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from em2exm import commit, ome
 from em2exm.config import load_pipeline
 from em2exm.pipeline import build_pipeline, common_voxel_size
@@ -41,3 +41,30 @@ def test_umbrella_cli_lists_stages():
     result = run_cli("--help")
     assert result.code == 0 and "ingest" in result.stdout and "run" in result.stdout
     assert run_cli("no-such-stage").code == 2
+
+
+def test_experiments_follow_the_config(demo_config):
+    config = load_pipeline(str(demo_config))
+    names = [s.name for s in build_pipeline(config).steps]
+    for experiment in ("raw", "ccgan", "segmatch", "oracle"):
+        assert f"evaluate-{experiment}" in names and f"seg-infer-{experiment}" in names
+    assert "ccgan-train-raw" not in names and "ccgan-train-oracle" not in names
+    only = build_pipeline(load_pipeline(str(demo_config), ["experiments.names=[segmatch]"]))
+    train = only.step("ccgan-train-segmatch")
+    assert '"seg_head":true' in train.args[train.args.index("--params") + 1]
+    assert only.needs(only.step("dataset-segmatch")) == ["transfer-segmatch"]
+
+
+def test_production_preset_runs_on_gpus_and_fans_out():
+    config = load_pipeline(str(REPO / "configs" / "production.yaml"))
+    pipeline = build_pipeline(config)
+    assert not any(s.stage == "evaluate" for s in pipeline.steps), "no ExM labels: nothing to evaluate"
+    for step in pipeline.steps:
+        assert (step.resources.gpu > 0) == (step.stage in ("ccgan-train", "ccgan-transfer", "seg-train", "seg-infer"))
+        assert (step.fanout == 4) == (step.stage in ("ccgan-transfer", "seg-infer", "decode"))
+    assert pipeline.step("seg-train-ccgan").resources.memory_gib == 32
+
+
+def test_oracle_without_exm_labels_is_a_config_error(demo_config):
+    result = run_cli("run", str(demo_config), "--set", "inputs.exm.labels=", "--list")
+    assert result.code == 2 and "oracle" in result.stderr and "needs ExM labels" in result.stderr
