@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench chart images clean
 
 setup: $(STAMP)
 
@@ -31,7 +31,13 @@ lint: setup
 	$(VENV)/bin/ruff check shared stages workflows tests bench
 
 bench: setup
-	$(PY) bench/io.py
+	for b in io decode targets seg_infer ccgan_step; do $(PY) bench/$$b.py || exit 1; done
+
+chart: setup
+	$(PY) -m workflows.chart
+
+images:
+	bash images/build.sh $(IMAGES_ARGS)
 
 clean:
 	rm -rf runs build *.egg-info

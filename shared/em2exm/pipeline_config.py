@@ -19,6 +19,7 @@ from em2exm.config import (
 from em2exm.decode.options import DecodeOptions
 from em2exm.metrics.options import EvaluateOptions
 from em2exm.seg.config import InferOptions, SegTrainConfig
+from workflows.settings import ArgoSettings, SlurmSettings
 
 
 class PipelineConfig(StrictModel):
@@ -36,3 +37,5 @@ class PipelineConfig(StrictModel):
     evaluate: EvaluateOptions = EvaluateOptions()
     experiments: ExperimentOptions = ExperimentOptions()
     resources: dict[str, StepResources] = {}
+    argo: ArgoSettings = ArgoSettings()
+    slurm: SlurmSettings = SlurmSettings()

@@ -1,0 +1,157 @@
+"""The pipeline as a chain of sbatch jobs: one script per step, array jobs for blockwise steps.
+
+A blockwise step becomes three jobs: ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
+is an array job whose task i runs ranges i, i+n, i+2n, ... (so any number of ranges fits the array), and
+``-finalise`` merges and commits.  Jobs start ``afterok`` the jobs whose outputs they read; a failed job
+cancels its dependents (``--kill-on-invalid-dep=yes``).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from em2exm import storage
+from em2exm.pipeline import Pipeline, Step
+from em2exm.pipeline_config import PipelineConfig
+
+from workflows.settings import SlurmSettings
+
+LOGS = "logs"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One sbatch script and the jobs it waits for."""
+
+    name: str
+    script: str
+    after: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How a stage command is started: in its Singularity image, or with a local Python."""
+
+    settings: SlurmSettings
+    container: bool
+    python: str
+    binds: tuple[str, ...]
+
+    def command(self, step: Step, *extra: str) -> str:
+        """The shell command line of ``step`` with ``extra`` arguments (already shell-quoted)."""
+        stage = shlex.join(step.command("python" if self.container else self.python))
+        if not self.container:
+            return " ".join([stage, *extra])
+        image = Path(self.settings.images).resolve() / f"em2exm-{step.stage}_{self.settings.tag}.sif"
+        options = (["--nv"] if step.resources.gpu else []) + [f"--bind={b}" for b in self.binds]
+        return " ".join([self.settings.runtime, "exec", *options, shlex.quote(str(image)), stage, *extra])
+
+
+def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSettings) -> tuple[str, ...]:
+    """Folders the containers need: the run store, the folders of local inputs, and the configured binds."""
+    folders = {storage.normalise(config.run.store)} if storage.protocol_of(config.run.store) == "file" else set()
+    produced = {url for step in pipeline.steps for url in step.outputs}
+    for step in pipeline.steps:
+        for url in step.inputs:
+            if storage.protocol_of(url) == "file" and url not in produced:
+                folders.add(str(Path(storage.normalise(url).split(":", 1)[0]).parent))  # file.h5:/dataset too
+    folders.update(settings.binds)
+    return tuple(sorted(f for f in folders if not any(f.startswith(o.rstrip("/") + "/") for o in folders)))
+
+
+def _header(job_name: str, step: Step, settings: SlurmSettings, logs: Path, array: str | None) -> list[str]:
+    gpu = step.resources.gpu
+    partition = (settings.gpu_partition or settings.partition) if gpu else settings.partition
+    options = [
+        f"--job-name={job_name}",
+        f"--output={logs}/%x-{'%A_%a' if array else '%j'}.out",
+        f"--cpus-per-task={math.ceil(step.resources.cpu)}",
+        f"--mem={math.ceil(step.resources.memory_gib * 1024)}M",
+        f"--time={settings.time}",
+    ]
+    options += [f"--partition={partition}"] if partition else []
+    options += [f"--account={settings.account}"] if settings.account else []
+    options += [f"--gres=gpu:{gpu}"] if gpu else []
+    options += [f"--array={array}"] if array else []
+    options += list(settings.extra)
+    return ["#!/bin/bash", *(f"#SBATCH {o}" for o in options), "set -euo pipefail", "export PYTHONNOUSERSITE=1"]
+
+
+def _prepare(config: PipelineConfig) -> list[str]:
+    """A local store must exist before Singularity can bind it."""
+    store = config.run.store
+    return [f"mkdir -p {shlex.quote(storage.normalise(store))}"] if storage.protocol_of(store) == "file" else []
+
+
+def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, runner: Runner, folder: Path) -> list[Job]:
+    """The job(s) of one step; the last one is named after the step (dependents wait for it)."""
+    settings, logs, run = runner.settings, folder.resolve() / LOGS, config.run.name
+    prefix = f"{index:02d}-{step.name}"
+
+    def job(name: str, after: list[str], body: list[str], array: str | None = None) -> Job:
+        text = "\n".join([*_header(f"{run}-{name}", step, settings, logs, array), *_prepare(config), *body]) + "\n"
+        script = prefix + name.removeprefix(step.name) + ".sbatch"
+        return Job(name, script, tuple(after), text)
+
+    if step.fanout <= 0:
+        return [job(step.name, needs, [runner.command(step)])]
+    ranges = shlex.quote(str(folder.resolve() / f"{step.name}.ranges.json"))
+    tasks = settings.array_tasks
+    loop = [
+        f"read -r -a ranges <<< \"$(tr -d '[]\" \\n' < {ranges} | tr ',' ' ')\"",
+        f'for ((i = SLURM_ARRAY_TASK_ID; i < ${{#ranges[@]}}; i += {tasks})); do',
+        f'  {runner.command(step, "--blocks", chr(34) + "${ranges[i]}" + chr(34))}',
+        "done",
+    ]
+    array = f"0-{tasks - 1}" + (f"%{settings.array_parallelism}" if settings.array_parallelism else "")
+    plan, blocks = f"{step.name}-plan", f"{step.name}-blocks"
+    return [
+        job(plan, needs, [f"{runner.command(step, '--plan-blocks', str(step.fanout))} > {ranges}"]),
+        job(blocks, [plan], loop, array),
+        job(step.name, [blocks], [runner.command(step, "--finalise")]),
+    ]
+
+
+def jobs(config: PipelineConfig, pipeline: Pipeline, runner: Runner, folder: Path) -> list[Job]:
+    """Every job of the pipeline, in submission order."""
+    return [
+        job
+        for index, step in enumerate(pipeline.steps, start=1)
+        for job in step_jobs(index, step, pipeline.needs(step), config, runner, folder)
+    ]
+
+
+def submit_script(chain: list[Job]) -> str:
+    """``submit.sh``: submits the chain with afterok dependencies and prints each job id."""
+    variables = {job.name: f"job{i}" for i, job in enumerate(chain)}
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Submit the em2exm job chain; each job waits (afterok) for the jobs whose outputs it reads.",
+        "set -euo pipefail",
+        'cd "$(dirname "$0")"',
+        f"mkdir -p {LOGS}",
+    ]
+    for job in chain:
+        after = ":".join(f"${{{variables[a]}}}" for a in job.after)
+        dependency = f" --dependency=afterok:{after}" if after else ""
+        var = variables[job.name]
+        lines.append(f"{var}=$(sbatch --parsable --kill-on-invalid-dep=yes{dependency} {job.script}); {var}=${{{var}%%;*}}")
+        lines.append(f'echo "{job.name} ${{{var}}}"')
+    return "\n".join(lines) + "\n"
+
+
+def write(chain: list[Job], folder: Path) -> list[Path]:
+    """Write the job scripts and ``submit.sh`` into ``folder``; return their paths."""
+    (folder / LOGS).mkdir(parents=True, exist_ok=True)
+    paths = []
+    for job in chain:
+        paths.append(folder / job.script)
+        paths[-1].write_text(job.text)
+    paths.append(folder / "submit.sh")
+    paths[-1].write_text(submit_script(chain))
+    paths[-1].chmod(0o755)
+    return paths
