@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import tifffile
-
 from em2exm.seg.targets import foreground, instance_contour, instance_distance, signed_distance
 
 LABELS = "/work/shared/data/em/gala_fibsem_train/labels.tif"

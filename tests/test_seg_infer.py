@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from em2exm.seg.blocks import BlockPlan, infer_block, infer_volume
-from em2exm.seg.heads import normalize_image
+from em2exm.seg.config import InferOptions
+from em2exm.seg.heads import channel_names, normalize_image
 from em2exm.seg.predict import Predictor
 from em2exm.seg.unet import build_unet
 from em2exm.seg.window import SlidingWindow, gaussian_blend, read_reflect
+from pydantic import ValidationError
 
 
 @pytest.fixture(autouse=True)
@@ -111,3 +112,17 @@ def test_flip_tta_averages_equivariant_outputs(model):
     assert tta.shape == plain.shape == (1, 3, 5, 17, 17)
     np.testing.assert_allclose(flipped, tta[:, :, ::-1, :, ::-1], atol=1e-5)  # the 16 variants are a group
     assert not np.allclose(tta, plain, atol=1e-6)
+
+
+def test_blending_choice_and_infer_options():
+    gaussian = SlidingWindow.from_overlap((3, 5, 5), 0.5)
+    np.testing.assert_array_equal(gaussian.weights(), gaussian_blend((3, 5, 5)))
+    assert (SlidingWindow.from_overlap((3, 5, 5), 0.5, blending="constant").weights() == 1).all()
+    assert SlidingWindow.from_overlap((3, 5, 5), sigma=0.5).weights()[0, 2, 2] > gaussian.weights()[0, 2, 2]
+    options = InferOptions()
+    assert (options.overlap, options.sigma, options.blending, options.tta) == (0.5, 0.2, "gaussian", 1)
+    for bad in ({"tta": 3}, {"halo": 4}, {"block": (0, 8, 8)}, {"overlap": 1.0}):
+        with pytest.raises(ValidationError):
+            InferOptions(**bad)
+    assert channel_names("bcd") == ["foreground", "contour", "distance"]
+    assert channel_names("bcd", "signed")[-1] == "signed_distance" and channel_names("bc") == ["foreground", "contour"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from em2exm.seg.targets import foreground, instance_contour, instance_distance, signed_distance
 from scipy import ndimage
 from scipy.signal import convolve2d
 from skimage.measure import label as sk_label
 from skimage.morphology import dilation, remove_small_holes
-
-from em2exm.seg.targets import foreground, instance_contour, instance_distance, signed_distance
 
 
 def two_cubes() -> np.ndarray:

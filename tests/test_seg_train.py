@@ -7,8 +7,6 @@ import pytest
 import tifffile
 import torch
 import zarr
-from pydantic import ValidationError
-
 from em2exm.errors import UserError
 from em2exm.seg.augment import augment
 from em2exm.seg.checkpoint import checkpoint_bytes, load_checkpoint
@@ -16,6 +14,7 @@ from em2exm.seg.config import AugmentConfig, SegTrainConfig
 from em2exm.seg.losses import SegLoss, balance_weight, dice_loss
 from em2exm.seg.sampler import LabelledVolume, PatchSampler
 from em2exm.seg.trainer import SegTrainer
+from pydantic import ValidationError
 
 GALA = "/work/shared/data/em/gala_fibsem_train"
 

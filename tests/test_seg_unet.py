@@ -6,7 +6,6 @@ import io
 
 import pytest
 import torch
-
 from em2exm.errors import UserError
 from em2exm.seg.checkpoint import build_model, checkpoint_bytes, load_checkpoint, model_from_checkpoint, save_checkpoint
 from em2exm.seg.config import SegTrainConfig

@@ -11,15 +11,15 @@ the block (core plus about one window of context per side), not the volume.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from em2exm.seg.heads import normalize_image, out_channels
 from em2exm.seg.predict import Predictor
-from em2exm.seg.window import SlidingWindow, gaussian_blend, read_reflect
+from em2exm.seg.window import SlidingWindow, read_reflect
 
 Triple = tuple[int, int, int]
 
@@ -63,7 +63,7 @@ class BlockPlan:
     def __getitem__(self, index: int) -> Block:
         if not 0 <= index < len(self):
             raise IndexError(f"block {index} out of range 0..{len(self) - 1}")
-        position = np.unravel_index(index, self.grid)
+        position = [int(p) for p in np.unravel_index(index, self.grid)]
         core = tuple(slice(p * b, min((p + 1) * b, n)) for p, b, n in zip(position, self.block_shape, self.shape))
         per_axis = [
             [k for k, s in enumerate(starts) if s < c.stop and s + w > c.start]
@@ -91,7 +91,7 @@ def infer_block(model: Predictor, volume: Any, block: Block) -> np.ndarray:
     start, _ = block.read
     image = normalize_image(read_reflect(volume, *block.read))
     size = block.window.size
-    weight = gaussian_blend(size)
+    weight = block.window.weights()
     core_shape = tuple(c.stop - c.start for c in block.core)
     acc = np.zeros((out_channels(model.target), *core_shape), np.float32)
     total = np.zeros(core_shape, np.float32)

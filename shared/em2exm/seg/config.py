@@ -61,3 +61,34 @@ class SegTrainConfig(BaseModel):
         if min(value) <= 0:
             raise ValueError("voxel sizes must be > 0")
         return value
+
+
+class InferOptions(BaseModel):
+    """Sliding-window inference of a trained U-Net (the ``infer`` section of seg-infer)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    window: Triple | None = Field(None, description="window (Z, Y, X); default the training patch")
+    overlap: float = Field(0.5, ge=0, lt=1, description="window overlap; stride = window * (1 - overlap)")
+    pad: Triple = Field((0, 0, 0), description="reflect padding per side (Z, Y, X)")
+    blending: Literal["gaussian", "constant"] = "gaussian"
+    sigma: float = Field(0.2, gt=0, description="Gaussian blending sigma in [-1, 1] window coordinates (PyTC)")
+    tta: Literal[1, 4, 8, 16] = Field(1, description="flip test-time augmentation: 1 (off), 4, 8 or 16 variants")
+    block: Triple = Field((128, 512, 512), description="block core (Z, Y, X); memory ~ 25 bytes per block voxel")
+    batch_size: int = Field(2, ge=1, description="windows per forward pass (fixed: results do not depend on blocks)")
+    amp: bool = Field(True, description="bfloat16 autocast on CUDA (ignored on CPU)")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("window", "block")
+    @classmethod
+    def _positive(cls, value: Triple | None) -> Triple | None:
+        if value is not None and min(value) < 1:
+            raise ValueError("sizes must be >= 1")
+        return value
+
+    @field_validator("pad")
+    @classmethod
+    def _non_negative(cls, value: Triple) -> Triple:
+        if min(value) < 0:
+            raise ValueError("padding must be >= 0")
+        return value

@@ -9,11 +9,21 @@ import torch
 
 Target = Literal["bc", "bcd"]
 CHANNELS: dict[str, tuple[str, ...]] = {"bc": ("B", "C"), "bcd": ("B", "C", "D")}
+MAP_NAMES = {"B": "foreground", "C": "contour", "D": "distance"}
 
 
 def out_channels(target: Target) -> int:
     """Number of model output channels for a target kind."""
     return len(CHANNELS[target])
+
+
+def channel_names(target: Target, distance: Literal["instance", "signed"] = "instance") -> list[str]:
+    """Names of the output maps in channel order, e.g. ``["foreground", "contour", "distance"]``.
+
+    A signed distance map is named ``"signed_distance"`` so decoders can tell it from the instance one.
+    """
+    names = [MAP_NAMES[c] for c in CHANNELS[target]]
+    return [f"signed_{n}" if n == "distance" and distance == "signed" else n for n in names]
 
 
 def unit_range(image: np.ndarray) -> np.ndarray:

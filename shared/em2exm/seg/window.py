@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
 import numpy as np
 
 Triple = tuple[int, int, int]
+Blending = Literal["gaussian", "constant"]
 
 
 def gaussian_blend(size: Triple, sigma: float = 0.2) -> np.ndarray:
@@ -18,21 +20,43 @@ def gaussian_blend(size: Triple, sigma: float = 0.2) -> np.ndarray:
     return (1e-4 + np.exp(-(dd**2 / (2.0 * sigma**2)))).astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def _weights(size: Triple, blending: Blending, sigma: float) -> np.ndarray:
+    weights = gaussian_blend(size, sigma) if blending == "gaussian" else np.ones(size, np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
 @dataclass(frozen=True)
 class SlidingWindow:
-    """Window size, stride and reflect padding (voxels per side) of the inference grid."""
+    """Window size, stride, reflect padding (voxels per side) and blending weights of the inference grid."""
 
     size: Triple
     stride: Triple
     pad: Triple = (0, 0, 0)
+    blending: Blending = "gaussian"
+    sigma: float = 0.2
 
     @classmethod
-    def from_overlap(cls, size: Triple, overlap: float = 0.5, pad: Triple = (0, 0, 0)) -> SlidingWindow:
+    def from_overlap(
+        cls,
+        size: Triple,
+        overlap: float = 0.5,
+        pad: Triple = (0, 0, 0),
+        blending: Blending = "gaussian",
+        sigma: float = 0.2,
+    ) -> SlidingWindow:
         """Stride ``size * (1 - overlap)`` (at least 1)."""
         if not 0 <= overlap < 1:
             raise ValueError("overlap must be in [0, 1)")
         stride = tuple(max(1, int(n * (1 - overlap))) for n in size)
-        return cls(tuple(size), stride, tuple(pad))  # type: ignore[arg-type]
+        return cls(tuple(size), stride, tuple(pad), blending, sigma)  # type: ignore[arg-type]
+
+    def weights(self) -> np.ndarray:
+        """Blending weights of one window (read-only float32): PyTC's Gaussian or constant ones."""
+        if self.blending not in ("gaussian", "constant"):
+            raise ValueError(f"unknown blending {self.blending!r}")
+        return _weights(tuple(self.size), self.blending, float(self.sigma))  # type: ignore[arg-type]
 
     def padding(self, shape: Triple) -> tuple[Triple, Triple]:
         """(before, after) padding per axis: ``pad`` plus whatever a volume smaller than the window needs."""

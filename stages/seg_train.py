@@ -1,0 +1,206 @@
+"""seg-train: train the 3D U-Net on B/C(/D) targets from a build-dataset output; resumable.
+
+Reads ``<dataset>/train.zarr`` and ``<dataset>/val.zarr`` (image + ``labels/groundtruth``).  Writes to the output
+folder ``checkpoint.pt`` (weights, optimizer, iteration and random state; replaced atomically every
+``checkpoint_interval`` iterations), ``losses.jsonl`` (one ``{"iteration": i, ...}`` object per log line; validation
+lines carry ``val_loss`` and ``val_f1``), ``validation.png`` (a validation tile: image, targets, predictions),
+``tensorboard/`` (local outputs only) and, last, the completion marker.  A killed run continues from its last
+checkpoint; options other than ``iterations`` must then be unchanged (or use ``--overwrite``).  The learning rate
+is a function of the iteration, so no scheduler state is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from em2exm import commit, ome, previews, stagekit, storage
+from em2exm.errors import UserError
+from em2exm.progress import progress
+from em2exm.seg.checkpoint import checkpoint_bytes, load_checkpoint
+from em2exm.seg.config import SegTrainConfig
+from em2exm.seg.heads import activate, channel_names, normalize_image
+from em2exm.seg.runtime import resolve_device
+from em2exm.seg.sampler import LabelledVolume, make_targets, read_pair
+from em2exm.seg.trainer import SegTrainer
+from pydantic import Field
+
+log = logging.getLogger("em2exm.seg_train")
+LABELS_NAME = "groundtruth"
+CHECKPOINT, LOSSES, PICTURE, TENSORBOARD = "checkpoint.pt", "losses.jsonl", "validation.png", "tensorboard"
+IN_MEMORY_BYTES = 1 << 30  # volumes up to this size are read into memory once; larger ones patch by patch
+RESUMABLE_CHANGES = {"iterations"}
+
+
+class SegTrainParams(SegTrainConfig):
+    """Training options (the ``seg`` section) plus where the data comes from and goes to."""
+
+    dataset: str
+    output: str
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    log_interval: int = Field(20, ge=1, description="iterations between loss lines")
+    checkpoint_interval: int = Field(200, ge=1, description="iterations between checkpoints")
+
+
+def parse(argv: Sequence[str]) -> tuple[SegTrainParams, bool]:
+    parser = stagekit.make_parser("seg-train", __doc__.splitlines()[0])
+    parser.add_argument("--dataset", help="build-dataset output folder URL (train.zarr, val.zarr)")
+    parser.add_argument("--output", help="model folder URL (checkpoint.pt, losses.jsonl, ...)")
+    args = parser.parse_args(argv)
+    flags = {"dataset": args.dataset, "output": args.output}
+    return stagekit.options_from_args(args, "seg", SegTrainParams, flags), bool(args.overwrite)
+
+
+def training_config(params: SegTrainParams, voxel_size: tuple[float, float, float]) -> SegTrainConfig:
+    """The ``SegTrainConfig`` part of ``params``; the dataset's voxel size unless one was set."""
+    data = params.model_dump(include=set(SegTrainConfig.model_fields))
+    if "voxel_size" not in params.model_fields_set:
+        data["voxel_size"] = voxel_size
+    return SegTrainConfig.model_validate(data)
+
+
+def open_dataset(url: str) -> tuple[LabelledVolume, LabelledVolume, tuple[float, float, float]]:
+    """Train and validation volumes of a complete zarr dataset, and its voxel size."""
+    if not commit.is_complete(url):
+        raise UserError(f"no complete dataset at {url}", "run build-dataset first, or fix --dataset")
+    if commit.read_marker(url).get("format", "zarr") != "zarr":
+        raise UserError(f"the dataset at {url} was written as h5", "rebuild it with build-dataset --format zarr")
+    parts = []
+    for part in ("train", "val"):
+        image_url = storage.join(url, f"{part}.zarr")
+        image, labels = ome.open_image(image_url), ome.open_labels(image_url, LABELS_NAME)
+        parts.append(LabelledVolume(_load(image.array), _load(labels.array)))
+    return parts[0], parts[1], ome.open_image(storage.join(url, "train.zarr")).voxel_size
+
+
+def _load(array: Any) -> Any:
+    return np.asarray(array[:]) if array.nbytes <= IN_MEMORY_BYTES else array
+
+
+def write_atomic(url: str, data: bytes) -> None:
+    """Replace the object at ``url`` in one step: a renamed temporary file locally, one PUT in object stores."""
+    if storage.protocol_of(url) != "file":
+        storage.write_bytes(url, data)
+        return
+    path = storage.normalise(url)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix=".tmp-", delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)
+
+
+def resume_state(params: SegTrainParams, config: SegTrainConfig, overwrite: bool) -> tuple[dict | None, list[dict]]:
+    """The checkpoint to continue from (None: start afresh) and the loss records up to its iteration."""
+    url = storage.join(params.output, CHECKPOINT)
+    if overwrite or not storage.exists(url):
+        return None, []
+    state = load_checkpoint(storage.read_bytes(url))
+    wanted = config.model_dump(mode="json")
+    changed = sorted(k for k in wanted.keys() - RESUMABLE_CHANGES if state["config"].get(k) != wanted[k])
+    if changed:
+        raise UserError(
+            f"the checkpoint in {params.output} was trained with other values of {', '.join(changed)}",
+            "use the same options to resume, or --overwrite to start again",
+        )
+    records = []
+    if storage.exists(storage.join(params.output, LOSSES)):
+        lines = storage.read_bytes(storage.join(params.output, LOSSES)).decode().splitlines()
+        records = [r for r in map(json.loads, filter(None, lines)) if r["iteration"] <= state["iteration"]]
+    return state, records
+
+
+class TrainLog:
+    """Loss records to ``losses.jsonl`` (rewritten whole, objects cannot be appended) and TensorBoard."""
+
+    def __init__(self, output: str, records: list[dict], start: int) -> None:
+        self.url, self.records = storage.join(output, LOSSES), records
+        self.writer = None
+        if storage.protocol_of(output) == "file":
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(storage.join(output, TENSORBOARD), purge_step=start + 1 if start else None)
+
+    def add(self, record: dict[str, Any], group: str) -> None:
+        self.records.append(record)
+        write_atomic(self.url, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        if self.writer is not None:
+            for name, value in record.items():
+                if name != "iteration":
+                    self.writer.add_scalar(f"{group}/{name}", value, record["iteration"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def validation_picture(trainer: SegTrainer, url: str) -> None:
+    """PNG of the middle z-slice of the middle validation tile: image, then target and prediction per map."""
+    config = trainer.config
+    image, labels = read_pair(trainer.val, trainer.val_origins[len(trainer.val_origins) // 2], config.patch)
+    targets = make_targets(labels, config)
+    trainer.model.eval()
+    with torch.no_grad():
+        logits = trainer.model(torch.from_numpy(normalize_image(image))[None, None].to(trainer.device))
+    predicted = activate(logits.float(), config.target)[0].cpu().numpy()
+    z = config.patch[0] // 2
+    panels: list[tuple[str, np.ndarray, np.ndarray | None]] = [("image", image[z], None)]
+    for c, name in enumerate(channel_names(config.target, config.distance)):
+        panels += [(f"target {name}", targets[c, z], None), (f"predicted {name}", predicted[c, z], None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, PICTURE)
+        previews.panel_figure(panels, path)
+        with open(path, "rb") as handle:
+            storage.write_bytes(url, handle.read())
+
+
+def run(params: SegTrainParams, overwrite: bool) -> None:
+    """Train (or continue training) and commit the model folder; a no-op when it is complete."""
+    train, val, voxel_size = open_dataset(params.dataset)
+    config = training_config(params, voxel_size)
+    device = resolve_device(params.device)
+    storage.check_reachable(params.output)
+    trainer = SegTrainer(config, train, val, device=device)
+    if not stagekit.should_run(params.output, overwrite):
+        return
+    state, records = resume_state(params, config, overwrite)
+    if state is None:  # a fresh start: drop what an overwritten or early-killed run left
+        for name in (CHECKPOINT, LOSSES, TENSORBOARD, PICTURE):
+            storage.remove(storage.join(params.output, name))
+    else:
+        trainer.load_state_dict(state)
+        log.info("resuming from iteration %d of %d", trainer.iteration, config.iterations)
+    train_log = TrainLog(params.output, records, trainer.iteration)
+    end = config.iterations
+    for _ in progress(range(trainer.iteration, end), total=end - trainer.iteration, desc="seg-train"):
+        lr = trainer.learning_rate()
+        parts = trainer.step()
+        i = trainer.iteration
+        if i % params.log_interval == 0 or i == end:
+            losses = {"loss": parts.pop("loss"), **{f"loss_{k}": v for k, v in parts.items()}}
+            train_log.add({"iteration": i, **losses, "lr": lr}, "train")
+        if i % config.val_interval == 0 or i == end:
+            scores = trainer.validate()
+            train_log.add({"iteration": i, "val_loss": scores["val_loss"], "val_f1": scores["f1"]}, "val")
+            log.info("iteration %d: val_loss %.4f val_f1 %.4f", i, scores["val_loss"], scores["f1"])
+        if i % params.checkpoint_interval == 0 or i == end:
+            write_atomic(storage.join(params.output, CHECKPOINT), checkpoint_bytes(trainer.state_dict()))
+    train_log.close()
+    validation_picture(trainer, storage.join(params.output, PICTURE))
+    last = next((r for r in reversed(train_log.records) if "val_loss" in r), {})
+    commit.mark_complete(params.output, {"stage": "seg-train", "dataset": params.dataset, **last})
+
+
+def main(argv: Sequence[str]) -> None:
+    params, overwrite = parse(argv)
+    run(params, overwrite)
+
+
+if __name__ == "__main__":
+    sys.exit(stagekit.run_stage(main))
