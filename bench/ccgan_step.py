@@ -3,10 +3,11 @@
 Cases: 2D resnet_9blocks (ngf 64, ndf 64, n_layers 3, batch 1) on 1x1x128x128, and 3D on 1x1x17x65x65 and
 1x1x16x64x64, no segmentation head (the plain CycleGAN the reference runs). ``--reference`` also times
 the reference's iteration order on the same networks and machine (separate passes for fakes, identities and
-each discriminator input, NCHW tensors, single-tensor Adam) for a same-conditions speedup. Prints JSON.
+each discriminator input, NCHW tensors, single-tensor Adam) for a same-conditions speedup; ``--plain-conv``
+times em2exm with plain ``nn.Conv2d``/``nn.Conv3d`` (no split CPU backward, see em2exm.ccgan.conv). Prints JSON.
 
     .venv/bin/python bench/ccgan_step.py [--cases 2d_128,3d_17x65x65,3d_16x64x64] [--iters 5] [--threads 2]
-                                         [--device cpu|cuda] [--reference]
+                                         [--device cpu|cuda] [--reference] [--plain-conv]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 from em2exm.ccgan.config import CCGANConfig  # noqa: E402
+from em2exm.ccgan.conv import Conv2d, Conv3d  # noqa: E402
 from em2exm.ccgan.layers import InstanceNorm  # noqa: E402
 from em2exm.ccgan.losses import gan_loss  # noqa: E402
 from em2exm.ccgan.trainer import CCGANTrainer  # noqa: E402
@@ -71,10 +73,18 @@ def reference_step(trainer: CCGANTrainer, batch: dict[str, torch.Tensor]) -> Non
     trainer.optimizers["D"].step()
 
 
+def plain_convs(trainer: CCGANTrainer) -> None:
+    """Turn em2exm's split-backward convolutions back into ``nn.Conv2d`` / ``nn.Conv3d`` (same parameters)."""
+    for module in trainer.nets.modules():
+        if isinstance(module, (Conv2d, Conv3d)):
+            module.__class__ = nn.Conv2d if isinstance(module, Conv2d) else nn.Conv3d
+
+
 def make_trainer(dims: int, patch: tuple[int, ...], device: str, reference: bool) -> CCGANTrainer:
-    config = CCGANConfig(dims=dims, patch=patch, seg_head=False, channels_last=not reference)
+    config = CCGANConfig(dims=dims, patch=patch, seg_head=False, channels_last=False if reference else None)
     trainer = CCGANTrainer(config, device)
     if reference:
+        plain_convs(trainer)
         norm = nn.InstanceNorm2d if dims == 2 else nn.InstanceNorm3d
         for net in trainer.nets.values():
             for module in list(net.modules()):
@@ -89,8 +99,10 @@ def make_trainer(dims: int, patch: tuple[int, ...], device: str, reference: bool
     return trainer
 
 
-def time_case(dims: int, patch: tuple[int, ...], device: str, iters: int, reference: bool) -> dict[str, list[float]]:
-    """Seconds per iteration after two warm-up iterations; with ``reference`` both run alternately."""
+def time_case(
+    dims: int, patch: tuple[int, ...], device: str, iters: int, reference: bool, plain: bool
+) -> dict[str, list[float]]:
+    """Seconds per iteration after two warm-up iterations; the implementations asked for run alternately."""
     rng = np.random.default_rng(0)
     shape = (1, 1, *patch)
     batches = [
@@ -101,6 +113,10 @@ def time_case(dims: int, patch: tuple[int, ...], device: str, iters: int, refere
     if reference:
         trainer = make_trainer(dims, patch, device, True)
         steps["reference"] = lambda batch: reference_step(trainer, batch)
+    if plain:
+        plain_trainer = make_trainer(dims, patch, device, False)
+        plain_convs(plain_trainer)
+        steps["plain_conv"] = plain_trainer.step
     times: dict[str, list[float]] = {name: [] for name in steps}
     for i in range(iters + 2):
         for name, step in steps.items():
@@ -124,6 +140,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default=None, help="cpu or cuda (default: both where available)")
     parser.add_argument("--reference", action="store_true", help="also time the reference implementation, interleaved")
+    parser.add_argument("--plain-conv", action="store_true", help="also time em2exm without the split conv backward")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -131,7 +148,7 @@ def main() -> None:
     for device in devices:
         for name in args.cases.split(","):
             dims, patch = CASES[name]
-            timings = time_case(dims, patch, device, args.iters, args.reference)
+            timings = time_case(dims, patch, device, args.iters, args.reference, args.plain_conv)
             row = {"case": name, "device": device, "iters": args.iters}
             for impl, times in timings.items():
                 row[f"{impl}_s_per_iter_median"] = round(statistics.median(times), 4)

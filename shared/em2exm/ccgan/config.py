@@ -1,14 +1,27 @@
-"""CCGAN training options: the reference CycleGAN defaults plus the segmentation heads (unknown keys are errors)."""
+"""CCGAN options: training (the reference CycleGAN defaults plus segmentation heads) and transfer (unknown keys are errors)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from em2exm.errors import UserError
+
 SegTarget = Literal["b", "bc", "bcd"]
+Device = Literal["auto", "cpu", "cuda"]
 
 DEFAULT_PATCH: dict[int, tuple[int, ...]] = {2: (128, 128), 3: (17, 65, 65)}
+
+
+def resolve_device(device: Device) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a ``UserError``."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' was asked for but no CUDA GPU is available", "set device: auto or cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 class CCGANConfig(BaseModel):
@@ -66,7 +79,10 @@ class CCGANConfig(BaseModel):
     detach_seg_consistency: bool = False
     amp: bool = Field(True, description="autocast + GradScaler on CUDA (ignored on CPU)")
     amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
-    channels_last: bool = Field(True, description="channels-last (3d) memory format: faster convolutions")
+    channels_last: bool | None = Field(
+        None, description="channels-last (3d) memory format; unset: on CUDA, and on CPU in 3D (2D CPU is faster in NCHW)"
+    )
+    device: Device = Field("auto", description="auto: cuda when available, else cpu")
     seed: int = 0
     log_interval: int = Field(50, ge=1, description="iterations between loss log lines")
     sample_interval: int = Field(500, ge=1, description="iterations between sample grids (training stage)")
@@ -101,3 +117,23 @@ class CCGANConfig(BaseModel):
     def total_iterations(self) -> int:
         """Iterations until the learning rate reaches its last decay step."""
         return (self.n_epochs + self.n_epochs_decay) * self.iters_per_epoch
+
+
+class TransferOptions(BaseModel):
+    """How ``ccgan-transfer`` applies G_A to a whole volume (the options section ``transfer``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    patch: tuple[int, ...] | None = Field(None, description="window (Y, X) or (Z, Y, X); default: the training patch")
+    overlap: float = Field(0.25, ge=0, lt=1, description="fraction of a window shared with its neighbour")
+    block: tuple[int, int, int] = Field((64, 256, 256), description="output block (Z, Y, X), multiples of 16")
+    batch_size: int = Field(1, ge=1, description="windows per forward pass")
+    blend: Literal["gaussian", "linear"] = "gaussian"
+    amp: bool = Field(True, description="bfloat16 autocast on CUDA (ignored on CPU)")
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _aligned(self) -> TransferOptions:
+        if any(b < 16 or b % 16 for b in self.block):
+            raise ValueError(f"block {self.block} must be multiples of 16 (output chunks align with blocks)")
+        return self

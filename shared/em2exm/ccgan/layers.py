@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn.functional import group_norm
 
+from em2exm.ccgan.conv import Conv2d, Conv3d
+
 
 @dataclass(frozen=True)
 class Ops:
@@ -42,9 +44,9 @@ class InstanceNorm(nn.Module):
 def ops(dims: int) -> Ops:
     """2D or 3D layers."""
     if dims == 2:
-        return Ops(2, nn.Conv2d, nn.ConvTranspose2d, nn.ReflectionPad2d, InstanceNorm)
+        return Ops(2, Conv2d, nn.ConvTranspose2d, nn.ReflectionPad2d, InstanceNorm)
     if dims == 3:
-        return Ops(3, nn.Conv3d, nn.ConvTranspose3d, nn.ReflectionPad3d, InstanceNorm)
+        return Ops(3, Conv3d, nn.ConvTranspose3d, nn.ReflectionPad3d, InstanceNorm)
     raise ValueError(f"dims must be 2 or 3, not {dims}")
 
 

@@ -77,8 +77,11 @@ def load_reference_generator(generator: Generator, state: dict[str, Any]) -> Non
         )
 
 
-def memory_format(config: CCGANConfig) -> torch.memory_format:
-    """Channels-last (2D) or channels-last-3d when configured: faster convolutions on CPU and GPU."""
-    if not config.channels_last:
+def memory_format(config: CCGANConfig, device: torch.device) -> torch.memory_format:
+    """Channels-last (2D) or channels-last-3d where it was measured faster (CUDA; CPU in 3D), or as configured."""
+    use = config.channels_last
+    if use is None:
+        use = device.type == "cuda" or config.dims == 3
+    if not use:
         return torch.contiguous_format
     return torch.channels_last if config.dims == 2 else torch.channels_last_3d

@@ -29,3 +29,11 @@ class LinearDecay:
 def make_scheduler(optimizer: torch.optim.Optimizer, config: CCGANConfig) -> LambdaLR:
     """A ``LambdaLR`` following ``LinearDecay``; call ``step()`` once per iteration."""
     return LambdaLR(optimizer, LinearDecay(config.n_epochs, config.n_epochs_decay, config.iters_per_epoch))
+
+
+def follow_schedule(scheduler: LambdaLR, config: CCGANConfig) -> None:
+    """Make a loaded scheduler follow ``config``'s decay from its current iteration on (loading restores the old one)."""
+    decay = LinearDecay(config.n_epochs, config.n_epochs_decay, config.iters_per_epoch)
+    scheduler.lr_lambdas = [decay] * len(scheduler.lr_lambdas)
+    for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = base * decay(scheduler.last_epoch)

@@ -18,12 +18,12 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss
 
-from em2exm.ccgan.config import CCGANConfig
+from em2exm.ccgan.config import CCGANConfig, resolve_device
 from em2exm.ccgan.heads import Generator, activate
 from em2exm.ccgan.losses import gan_loss, seg_loss
 from em2exm.ccgan.networks import build_discriminator, build_generator, check_patch, memory_format
 from em2exm.ccgan.pool import ImagePool
-from em2exm.ccgan.schedule import make_scheduler
+from em2exm.ccgan.schedule import follow_schedule, make_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class CCGANTrainer:
     def __init__(self, config: CCGANConfig, device: str | torch.device | None = None) -> None:
         check_patch(config)
         self.config = config
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device) if device is not None else resolve_device(config.device)
         self.cuda = self.device.type == "cuda"
         if self.cuda:
             torch.backends.cudnn.benchmark = True
@@ -51,7 +51,7 @@ class CCGANTrainer:
             }
             if config.seg_discriminator:
                 nets["D_seg"] = build_discriminator(config, config.seg_channels)
-        self.memory_format = memory_format(config)
+        self.memory_format = memory_format(config, self.device)
         self.nets = nn.ModuleDict({k: v.to(self.device, memory_format=self.memory_format) for k, v in nets.items()})
         self.generators = [p for k in ("G_A", "G_B") for p in self.nets[k].parameters()]
         self.discriminators = [p for k, net in self.nets.items() if k.startswith("D") for p in net.parameters()]
@@ -230,13 +230,15 @@ class CCGANTrainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a ``state_dict()`` (the config must match this trainer's)."""
+        """Restore a ``state_dict()``: the networks must match this trainer's config; its learning-rate schedule
+        (``n_epochs``, ``n_epochs_decay``) is this config's, so a resumed run may train longer."""
         for name, net in self.nets.items():
             net.load_state_dict(state["nets"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
+            follow_schedule(scheduler, self.config)
         if state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
         for name, pool in self.pools.items():

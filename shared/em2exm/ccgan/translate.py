@@ -77,24 +77,56 @@ def translate_volume(
     [-1, 1]), else None. ``patch`` is (Y, X) for ``dims`` 2, (Z, Y, X) for 3; ``block`` the output block
     shape (default: one full slice for 2D, 4 x 8 x 8 patches for 3D). ``amp`` autocasts to bfloat16 on CUDA.
     """
-    shape3: Triple = tuple(int(n) for n in shape)  # type: ignore[assignment]
-    window: Triple = (1, *patch) if dims == 2 else tuple(patch)  # type: ignore[assignment]
-    if len(shape3) != 3 or len(window) != 3:
-        raise ValueError(f"need a 3-D shape and a {dims}-D patch, got {shape3} and {tuple(patch)}")
-    if not 0 <= overlap < 1:
-        raise ValueError("overlap must be in [0, 1)")
+    translator = Translator(generator, shape, dims, patch, overlap, device, blend=blend, batch_size=batch_size, amp=amp)
     if block is None:
-        block = (1, *shape3[1:]) if dims == 2 else (4 * window[0], 8 * window[1], 8 * window[2])
-    stride = [max(1, round(w * (1 - overlap))) for w in window]
-    starts = [window_starts(n, w, s) for n, w, s in zip(shape3, window, stride)]
-    weight = blend_weights(window, blend)
-    generator = generator.to(device).eval()
-    run = _Runner(generator, torch.device(device), dims, amp)
-    grid = [range(0, n, max(1, int(b))) for n, b in zip(shape3, block)]
-    for origin in itertools.product(*grid):
-        core: Box = tuple(slice(o, min(o + int(b), n)) for o, b, n in zip(origin, block, shape3))  # type: ignore[assignment]
-        image, seg = _translate_block(run, read_block, shape3, core, window, starts, weight, batch_size)
-        write_block(core, image, seg)
+        w = translator.window
+        block = (1, *translator.shape[1:]) if dims == 2 else (4 * w[0], 8 * w[1], 8 * w[2])
+    for core in block_boxes(translator.shape, block):
+        write_block(core, *translator(read_block, core))
+
+
+def block_boxes(shape: Sequence[int], block: Sequence[int]) -> list[Box]:
+    """The output blocks of a (Z, Y, X) volume in C order: boxes of ``block`` voxels, clipped at the end."""
+    grid = [range(0, int(n), max(1, int(b))) for n, b in zip(shape, block)]
+    return [
+        tuple(slice(o, min(o + int(b), int(n))) for o, b, n in zip(origin, block, shape))  # type: ignore[misc]
+        for origin in itertools.product(*grid)
+    ]
+
+
+class Translator:
+    """Translates any block of one volume: the window grid and weights are fixed by the volume shape alone."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        shape: Sequence[int],
+        dims: int,
+        patch: Sequence[int],
+        overlap: float = 0.25,
+        device: str | torch.device = "cpu",
+        *,
+        blend: Blend = "gaussian",
+        batch_size: int = 1,
+        amp: bool = False,
+    ) -> None:
+        self.shape: Triple = tuple(int(n) for n in shape)  # type: ignore[assignment]
+        self.window: Triple = (1, *patch) if dims == 2 else tuple(patch)  # type: ignore[assignment]
+        if len(self.shape) != 3 or len(self.window) != 3:
+            raise ValueError(f"need a 3-D shape and a {dims}-D patch, got {self.shape} and {tuple(patch)}")
+        if not 0 <= overlap < 1:
+            raise ValueError("overlap must be in [0, 1)")
+        stride = [max(1, round(w * (1 - overlap))) for w in self.window]
+        self.starts = [window_starts(n, w, s) for n, w, s in zip(self.shape, self.window, stride)]
+        self.weight = blend_weights(self.window, blend)
+        self.batch_size = batch_size
+        self.run = _Runner(generator.to(device).eval(), torch.device(device), dims, amp)
+
+    def __call__(self, read_block: ReadBlock, core: Box) -> tuple[np.ndarray, np.ndarray | None]:
+        """The uint8 image (Z, Y, X) and seg maps (C, Z, Y, X) or None of the output box ``core``."""
+        return _translate_block(
+            self.run, read_block, self.shape, core, self.window, self.starts, self.weight, self.batch_size
+        )
 
 
 class _Runner:

@@ -1,0 +1,194 @@
+"""ccgan-transfer: translate an EM volume into the ExM domain with the trained generator G_A, blockwise.
+
+Writes the OME-Zarr ``--output``:
+
+- ``<output>/0``: the translated image, uint8, on the input's grid and voxel size;
+- ``<output>/labels/groundtruth``: the ``--labels`` of the input carried over unchanged (when given), so
+  build-dataset can pair them with the translated image;
+- ``<output>/seg_probability``: when the generator has a segmentation head, its maps as a nested OME-Zarr
+  image (c, z, y, x; no labels of its own), uint8 = probability * 255, channels in ``seg_target`` order
+  (b: foreground, c: contour; a distance channel d is stored as (d + 1) / 2 * 255).
+
+``--checkpoint`` is a finished ccgan-train output folder (or a ``checkpoint.pt`` file in one). 2D generators
+translate slice by slice, 3D ones in windows that overlap by ``overlap`` and are blended per voxel (see
+``em2exm.ccgan.translate``). The output is cut into ``block``-sized blocks, each read with its window halo
+only (memory follows the block, not the volume) and committed on its own: ``--plan-blocks``, ``--blocks``
+and ``--finalise`` fan it out, and a killed run resumes with the unfinished blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from em2exm import blockwise, commit, ome, stagekit, storage
+from em2exm.ccgan import resnet
+from em2exm.ccgan.checkpoint import checkpoint_config, generator_from_checkpoint, load_checkpoint
+from em2exm.ccgan.config import TransferOptions, resolve_device
+from em2exm.ccgan.outputs import CHECKPOINT
+from em2exm.ccgan.translate import Translator, block_boxes
+from em2exm.errors import UserError
+
+log = logging.getLogger("em2exm.ccgan_transfer")
+LABELS_NAME = "groundtruth"
+SEG = "seg_probability"
+
+
+class TransferParams(TransferOptions):
+    """The ``transfer`` options plus this run's checkpoint, inputs and output."""
+
+    checkpoint: str
+    image: str
+    labels: str | None = None
+    output: str
+
+
+def parse(argv: Sequence[str]) -> tuple[TransferParams, argparse.Namespace]:
+    """Options and the parsed flags (block flags, --overwrite) from the command line."""
+    parser = stagekit.make_parser("ccgan-transfer", __doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="ccgan-train output folder URL (or its checkpoint.pt)")
+    parser.add_argument("--image", help="EM OME-Zarr image URL, e.g. run/em.zarr")
+    parser.add_argument("--labels", help="its labels to carry over, e.g. run/em.zarr/labels/groundtruth")
+    parser.add_argument("--output", help="output OME-Zarr URL, e.g. run/transferred.zarr")
+    blockwise.add_block_flags(parser)
+    args = parser.parse_args(argv)
+    flags = {"checkpoint": args.checkpoint, "image": args.image, "labels": args.labels, "output": args.output}
+    return stagekit.options_from_args(args, "transfer", TransferParams, flags), args
+
+
+def read_checkpoint(url: str) -> dict[str, Any]:
+    """The trainer state of a finished ccgan-train folder, or of a ``.pt`` file given directly."""
+    path = url if url.endswith(".pt") else storage.join(url, CHECKPOINT)
+    if not url.endswith(".pt") and not commit.is_complete(url):
+        raise UserError(
+            f"{url} is not a finished ccgan-train output",
+            f"run ccgan-train to the end, or pass {path} to use its latest checkpoint",
+        )
+    if not storage.exists(path):
+        raise UserError(f"no checkpoint at {path}", "point --checkpoint at a ccgan-train output folder")
+    return load_checkpoint(storage.read_bytes(path))
+
+
+class Transfer:
+    """The checked inputs, the output layout and the three blockwise phases of one transfer."""
+
+    def __init__(self, params: TransferParams) -> None:
+        self.params = params
+        self.state = read_checkpoint(params.checkpoint)
+        self.config = checkpoint_config(self.state)
+        self.image = ome.open_image(params.image)
+        self.labels = ome.open_image(params.labels) if params.labels else None
+        self.shape = self._check_inputs()
+        self.patch = self._check_patch()
+        self.device = resolve_device(params.device)
+        self.boxes = block_boxes(self.shape, params.block)
+        self.chunks = tuple(min(math.gcd(b, 64), n) for b, n in zip(params.block, self.shape))
+        self.seg_channels = self.config.seg_channels
+
+    def _check_inputs(self) -> tuple[int, int, int]:
+        image, labels = self.image, self.labels
+        if len(image.shape) != 3 or image.array.dtype != np.uint8:
+            raise UserError(
+                f"image {image.url} is {image.array.dtype} {image.shape}, not uint8 (z, y, x)",
+                "pass a volume written by em2exm ingest",
+            )
+        if labels is not None and labels.shape != image.shape:
+            raise UserError(
+                f"labels {labels.shape} and image {image.shape} differ in shape",
+                "pass the labels of the --image volume (its labels/groundtruth)",
+            )
+        if labels is not None and not np.issubdtype(labels.array.dtype, np.integer):
+            raise UserError(f"labels dtype {labels.array.dtype} is not an integer type", "pass instance labels")
+        return image.spatial_shape
+
+    def _check_patch(self) -> tuple[int, ...]:
+        patch = tuple(self.params.patch or self.config.patch_shape)
+        if len(patch) != self.config.dims:
+            raise UserError(
+                f"transfer patch {patch} needs {self.config.dims} sizes for this {self.config.dims}D generator",
+                "give (Y, X) for 2D or (Z, Y, X) for 3D, or leave patch unset",
+            )
+        if self.config.netG != "unet_3d" and min(patch) < resnet.MIN_SIZE:
+            raise UserError(f"transfer patch {patch} is too small", f"use >= {resnet.MIN_SIZE} voxels per axis")
+        return patch
+
+    @cached_property
+    def translator(self) -> Translator:
+        """G_A on the device with this volume's window grid (built on first use: planning needs no network)."""
+        p = self.params
+        generator = generator_from_checkpoint(self.state, "G_A", self.device)
+        return Translator(
+            generator,
+            self.shape,
+            self.config.dims,
+            self.patch,
+            p.overlap,
+            self.device,
+            blend=p.blend,
+            batch_size=p.batch_size,
+            amp=p.amp,
+        )
+
+    def prepare(self) -> None:
+        """Create the output image, the carried-over labels and the segmentation maps (all empty)."""
+        p = self.params
+        provenance = {
+            "stage": "ccgan-transfer",
+            "inputs": {"checkpoint": p.checkpoint, "image": p.image, "labels": p.labels},
+            "params": p.model_dump(mode="json"),
+        }
+        voxel = self.image.voxel_size
+        ome.create_image(p.output, self.shape, np.uint8, voxel, chunks=self.chunks, provenance=provenance)
+        if self.labels is not None:
+            ome.create_labels(p.output, LABELS_NAME, self.labels.array.dtype, chunks=self.chunks, provenance=provenance)
+        if self.seg_channels:
+            ome.create_image(
+                storage.join(p.output, SEG),
+                (self.seg_channels, *self.shape),
+                np.uint8,
+                voxel,
+                axes=("c", "z", "y", "x"),
+                chunks=(1, *self.chunks),
+                provenance=provenance,
+                name=SEG,
+            )
+
+    def process(self, index: int) -> dict[str, Any]:
+        """Translate block ``index`` and copy its labels."""
+        box = self.boxes[index]
+        image, seg = self.translator(lambda b: np.asarray(self.image.array[b]), box)
+        ome.open_image(self.params.output, mode="r+").array[box] = image
+        if seg is not None:
+            ome.open_image(storage.join(self.params.output, SEG), mode="r+").array[(slice(None), *box)] = seg
+        if self.labels is not None:
+            ome.open_labels(self.params.output, LABELS_NAME, mode="r+").array[box] = self.labels.array[box]
+        return {"box": [[s.start, s.stop] for s in box]}
+
+    def finalise(self) -> dict[str, Any]:
+        """Nothing to merge: every block wrote its own voxels."""
+        return {
+            "stage": "ccgan-transfer",
+            "shape": list(self.shape),
+            "seg": self.config.seg_target if self.seg_channels else "",
+        }
+
+    def job(self) -> blockwise.BlockwiseJob:
+        """The blockwise job over this transfer's blocks."""
+        return blockwise.BlockwiseJob(self.params.output, len(self.boxes), self.prepare, self.process, self.finalise)
+
+
+def main(argv: Sequence[str]) -> None:
+    params, args = parse(argv)
+    transfer = Transfer(params)
+    storage.check_reachable(params.output)
+    blockwise.run(transfer.job(), args, bool(args.overwrite))
+
+
+if __name__ == "__main__":
+    sys.exit(stagekit.run_stage(main))
