@@ -25,7 +25,7 @@ import numpy as np
 from em2exm import commit, ome, stagekit, storage
 from em2exm.ccgan.checkpoint import checkpoint_bytes, checkpoint_config, load_checkpoint
 from em2exm.ccgan.config import CCGANConfig
-from em2exm.ccgan.outputs import CHECKPOINT, LOSSES, SAMPLES, LossLog, Scalars, write_atomic
+from em2exm.ccgan.outputs import CHECKPOINT, LOSSES, SAMPLES, LossLog, Scalars
 from em2exm.ccgan.sampler import PatchSampler
 from em2exm.ccgan.samples import png_bytes, sample_grid
 from em2exm.ccgan.trainer import CCGANTrainer
@@ -154,7 +154,7 @@ class TrainingRun:
         """Write the trainer state (and the sampler's RNG) atomically as ``checkpoint.pt``."""
         state = self.trainer.state_dict()
         state["sampler_rng"] = json.dumps(self.rng.bit_generator.state)
-        write_atomic(storage.join(self.output, CHECKPOINT), checkpoint_bytes(state))
+        storage.write_atomic(storage.join(self.output, CHECKPOINT), checkpoint_bytes(state))
 
 
 def run(params: CCGANTrainParams, overwrite: bool) -> None:

@@ -84,18 +84,6 @@ def _load(array: Any) -> Any:
     return np.asarray(array[:]) if array.nbytes <= IN_MEMORY_BYTES else array
 
 
-def write_atomic(url: str, data: bytes) -> None:
-    """Replace the object at ``url`` in one step: a renamed temporary file locally, one PUT in object stores."""
-    if storage.protocol_of(url) != "file":
-        storage.write_bytes(url, data)
-        return
-    path = storage.normalise(url)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix=".tmp-", delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)
-
-
 def resume_state(params: SegTrainParams, config: SegTrainConfig, overwrite: bool) -> tuple[dict | None, list[dict]]:
     """The checkpoint to continue from (None: start afresh) and the loss records up to its iteration."""
     url = storage.join(params.output, CHECKPOINT)
@@ -129,7 +117,7 @@ class TrainLog:
 
     def add(self, record: dict[str, Any], group: str) -> None:
         self.records.append(record)
-        write_atomic(self.url, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        storage.write_atomic(self.url, "".join(json.dumps(r) + "\n" for r in self.records).encode())
         if self.writer is not None:
             for name, value in record.items():
                 if name != "iteration":
@@ -190,7 +178,7 @@ def run(params: SegTrainParams, overwrite: bool) -> None:
             train_log.add({"iteration": i, "val_loss": scores["val_loss"], "val_f1": scores["f1"]}, "val")
             log.info("iteration %d: val_loss %.4f val_f1 %.4f", i, scores["val_loss"], scores["f1"])
         if i % params.checkpoint_interval == 0 or i == end:
-            write_atomic(storage.join(params.output, CHECKPOINT), checkpoint_bytes(trainer.state_dict()))
+            storage.write_atomic(storage.join(params.output, CHECKPOINT), checkpoint_bytes(trainer.state_dict()))
     train_log.close()
     validation_picture(trainer, storage.join(params.output, PICTURE))
     last = next((r for r in reversed(train_log.records) if "val_loss" in r), {})

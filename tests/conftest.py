@@ -37,6 +37,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tests that imported torch run it on one thread, as the stage subprocesses of the tests do: on two
+    shared cores, OpenMP threads only stall on small tensors."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real SeaweedFS S3 server (``weed mini``) on loopback with one bucket, for the whole session."""

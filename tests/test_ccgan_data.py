@@ -13,15 +13,6 @@ from em2exm.ccgan.translate import array_reader, array_writer, blend_weights, tr
 from em2exm.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def volumes(shape=(10, 40, 48), seed=0):
     """EM-like image, blob labels whose foreground the image encodes (255 where labelled), ExM-like image."""
     rng = np.random.default_rng(seed)

@@ -15,15 +15,6 @@ from em2exm.ccgan.unet3d import ResUNet3D
 from em2exm.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def reference_layout(ngf: int = 64, n_blocks: int = 9) -> dict[str, tuple[int, ...]]:
     """Keys and shapes of the reference ResnetGenerator(1, 1, ngf, InstanceNorm2d, use_dropout=False, n_blocks).
 

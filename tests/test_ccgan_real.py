@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-import torch
 from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.sampler import PatchSampler
 from em2exm.ccgan.trainer import CCGANTrainer
@@ -23,15 +22,6 @@ from scipy.stats import wasserstein_distance
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EM = DATA / "em" / "gala_fibsem_train"
 EXM = DATA / "lm" / "plantseg_ovule"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def translated(trainer: CCGANTrainer, image: np.ndarray, config: CCGANConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -33,14 +33,6 @@ TINY_3D = ["--set", "dims=3", "--set", "patch=[13,25,25]", "--set", "ngf=4", "--
            "--set", "iters_per_epoch=1"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def write_volumes(root: Path) -> dict[str, str]:
     """Synthetic EM (dark membranes around cells, with labels) and ExM (blurred bright membranes) volumes."""
     rng = np.random.default_rng(0)

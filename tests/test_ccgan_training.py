@@ -23,15 +23,6 @@ from em2exm.errors import UserError
 SMALL = {"ngf": 4, "ndf": 4, "netG": "resnet_6blocks", "patch": (32, 32)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_batch(config: CCGANConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """Smooth random images in [-1, 1] and blob labels of the configured patch."""
     rng = np.random.default_rng(seed)

@@ -31,15 +31,6 @@ INFER = ["--set", "window=[9,33,33]", "--set", "device=cpu"]
 WHOLE, FOUR, MANY = "block=[64,128,64]", "block=[32,64,40]", "block=[16,50,40]"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """In-process stages use one thread, as the CLI runs do (two shared cores: threads only stall)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """gala ingested, split by build-dataset, and a light U-Net trained 20 iterations by the seg-train CLI."""

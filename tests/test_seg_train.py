@@ -19,15 +19,6 @@ from pydantic import ValidationError
 GALA = "/work/shared/data/em/gala_fibsem_train"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def synthetic(shape=(8, 40, 40), seed=0) -> tuple[np.ndarray, np.ndarray]:
     """Bright blobs (instances) on a dark background."""
     rng = np.random.default_rng(seed)

@@ -12,15 +12,6 @@ from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.unet import PRESETS, build_unet, fuse_batchnorm
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one OpenMP thread avoids stalls on small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("preset", ["pytc", "light"])
 @pytest.mark.parametrize("shape", [(5, 33, 33), (4, 20, 28), (1, 16, 16)])
 def test_unet_output_shape(preset, shape):

@@ -115,6 +115,22 @@ def write_bytes(url: str, data: bytes) -> None:
     fs.pipe_file(path, data)
 
 
+def write_atomic(url: str, data: bytes) -> None:
+    """Replace the object at ``url`` in one step, so a kill never leaves a truncated file: locally a synced
+    temporary file renamed over it; in an object store one PUT, which is atomic already."""
+    if protocol_of(url) != "file":
+        write_bytes(url, data)
+        return
+    path = normalise(url)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def remove(url: str) -> None:
     """Delete ``url`` and everything under it, if present."""
     fs, path = filesystem(url)

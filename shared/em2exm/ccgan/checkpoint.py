@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import pickle
 from typing import Any, BinaryIO
 
 import torch
@@ -13,34 +11,20 @@ from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.heads import Generator
 from em2exm.ccgan.networks import build_generator, load_reference_generator
 from em2exm.ccgan.trainer import FORMAT, CCGANTrainer
+from em2exm.checkpoints import checkpoint_bytes, read_checkpoint, save_checkpoint
 from em2exm.errors import UserError
+
+__all__ = [
+    "checkpoint_bytes", "checkpoint_config", "generator_from_checkpoint", "load_checkpoint", "reference_generator",
+    "save_checkpoint", "trainer_from_checkpoint",
+]
 
 _FIX = "point to a checkpoint written by em2exm ccgan-train"
 
 
-def save_checkpoint(state: dict[str, Any], f: BinaryIO) -> None:
-    """Write a trainer ``state_dict()`` to a binary file-like."""
-    torch.save(state, f)
-
-
-def checkpoint_bytes(state: dict[str, Any]) -> bytes:
-    """A trainer ``state_dict()`` serialised to bytes."""
-    buffer = io.BytesIO()
-    save_checkpoint(state, buffer)
-    return buffer.getvalue()
-
-
-def _read(source: bytes | BinaryIO) -> Any:
-    f = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    try:
-        return torch.load(f, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        raise UserError(f"not a readable checkpoint ({err})", _FIX) from err
-
-
 def load_checkpoint(source: bytes | BinaryIO) -> dict[str, Any]:
     """Read a trainer checkpoint safely (tensors and plain values only) onto the CPU."""
-    state = _read(source)
+    state = read_checkpoint(source, _FIX)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError("file is not an em2exm CCGAN checkpoint", _FIX)
     return state
@@ -74,7 +58,7 @@ def generator_from_checkpoint(
 
 def reference_generator(source: bytes | BinaryIO, config: CCGANConfig, device: str | torch.device = "cpu") -> Generator:
     """A generator from a pytorch-CycleGAN-and-pix2pix ``latest_net_G_*.pth`` (eval mode; no seg head is stored)."""
-    state = _read(source)
+    state = read_checkpoint(source, "pass a latest_net_G_A.pth file")
     if not isinstance(state, dict):
         raise UserError("reference checkpoint is not a state dict", "pass a latest_net_G_A.pth file")
     generator = build_generator(config)

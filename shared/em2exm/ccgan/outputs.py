@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 from em2exm import storage
@@ -15,22 +14,6 @@ SAMPLES = "samples"
 TENSORBOARD = "tensorboard"
 
 log = logging.getLogger("em2exm.ccgan")
-
-
-def write_atomic(url: str, data: bytes) -> None:
-    """Replace the object at ``url`` in one step: locally a temporary file renamed over it (an object store's
-    single PUT is atomic already), so a kill never leaves a truncated file."""
-    if storage.protocol_of(url) != "file":
-        storage.write_bytes(url, data)
-        return
-    path = storage.normalise(url)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class LossLog:
@@ -60,7 +43,7 @@ class LossLog:
         record = {"iteration": iteration, **{k: v / max(self._count, 1) for k, v in self._sums.items()}}
         self.records.append(record)
         self._sums, self._count = {}, 0
-        write_atomic(self.url, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        storage.write_atomic(self.url, "".join(json.dumps(r) + "\n" for r in self.records).encode())
         return record
 
 

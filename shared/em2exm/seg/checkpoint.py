@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import pickle
 from typing import Any, BinaryIO
 
-import torch
 from pydantic import ValidationError
 
+from em2exm.checkpoints import checkpoint_bytes, read_checkpoint, save_checkpoint
 from em2exm.errors import UserError
 from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.heads import out_channels
 from em2exm.seg.unet import UNet3D, build_unet
+
+__all__ = ["build_model", "checkpoint_bytes", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
 
 
 def build_model(config: SegTrainConfig) -> UNet3D:
@@ -20,27 +20,9 @@ def build_model(config: SegTrainConfig) -> UNet3D:
     return build_unet(config.preset, out_channels(config.target), norm=config.norm)
 
 
-def save_checkpoint(state: dict[str, Any], f: BinaryIO) -> None:
-    """Write a trainer ``state_dict()`` to a binary file-like."""
-    torch.save(state, f)
-
-
-def checkpoint_bytes(state: dict[str, Any]) -> bytes:
-    """A trainer ``state_dict()`` serialised to bytes."""
-    buffer = io.BytesIO()
-    save_checkpoint(state, buffer)
-    return buffer.getvalue()
-
-
 def load_checkpoint(source: bytes | BinaryIO) -> dict[str, Any]:
     """Read a checkpoint safely (tensors and plain values only) onto the CPU."""
-    f = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    try:
-        state = torch.load(f, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise UserError(
-            f"not a readable segmentation checkpoint ({err})", "point to a file written by the seg trainer"
-        ) from err
+    state = read_checkpoint(source, "point to a file written by the seg trainer")
     if not isinstance(state, dict) or not {"config", "model"} <= state.keys():
         raise UserError("checkpoint lacks 'config' or 'model'", "point to a file written by the seg trainer")
     return state
