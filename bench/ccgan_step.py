@@ -142,6 +142,9 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="also time the reference implementation, interleaved")
     parser.add_argument("--plain-conv", action="store_true", help="also time em2exm without the split conv backward")
     args = parser.parse_args()
+    unknown = sorted(set(args.cases.split(",")) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case {unknown[0]}; choose from {','.join(CASES)}")
     torch.set_num_threads(args.threads)
     devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = []
