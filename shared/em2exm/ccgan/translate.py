@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from em2exm.boxes import window_overlap
 from em2exm.ccgan.heads import Generator, activate
 from em2exm.ccgan.sampler import to_unit
 
@@ -175,7 +176,7 @@ def _translate_block(
         crops = [data[tuple(slice(s - a, s - a + w) for s, a, w in zip(win, lo, window))] for win in batch]
         images, segs = run(crops)
         for k, win in enumerate(batch):
-            src, dst = _overlap(win, window, core)
+            src, dst = window_overlap(win, window, core)
             out = images[k] if segs is None else np.concatenate([images[k], segs[k]])
             acc[(slice(None), *dst)] += out[(slice(None), *src)] * weight[src]
             total[dst] += weight[src]
@@ -200,15 +201,6 @@ def _read_padded(read_block: ReadBlock, shape: Triple, lo: list[int], hi: list[i
             data = np.pad(data, pads, mode="reflect" if data.shape[axis] > 1 else "edge")
     return data
 
-
-def _overlap(start: Sequence[int], size: Triple, core: Box) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
-    """Slices of a window (src) and of the core (dst) where they intersect."""
-    src, dst = [], []
-    for s, n, c in zip(start, size, core):
-        a, b = max(s, c.start), min(s + n, c.stop)
-        src.append(slice(a - s, b - s))
-        dst.append(slice(a - c.start, b - c.start))
-    return tuple(src), tuple(dst)
 
 
 def array_reader(volume: Any) -> ReadBlock:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from em2exm.boxes import window_overlap
 from em2exm.seg.heads import normalize_image, out_channels
 from em2exm.seg.predict import Predictor
 from em2exm.seg.window import SlidingWindow, read_reflect
@@ -98,7 +99,7 @@ def infer_block(model: Predictor, volume: Any, block: Block) -> np.ndarray:
     for batch in block.batches:
         crops = [image[tuple(slice(w - s, w - s + n) for w, s, n in zip(win, start, size))] for win in batch]
         for win, out in zip(batch, model(np.stack(crops))):
-            src, dst = _overlap(win, size, block.core)
+            src, dst = window_overlap(win, size, block.core)
             if any(d.stop <= d.start for d in dst):
                 continue  # a batch partner outside this core
             acc[(slice(None), *dst)] += out[(slice(None), *src)] * weight[src]
@@ -107,15 +108,6 @@ def infer_block(model: Predictor, volume: Any, block: Block) -> np.ndarray:
     acc *= 255
     return acc.astype(np.uint8)
 
-
-def _overlap(start: Triple, size: Triple, core: tuple[slice, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
-    """Slices of a window (src) and of the core (dst) where they intersect."""
-    src, dst = [], []
-    for s, n, c in zip(start, size, core):
-        lo, hi = max(s, c.start), min(s + n, c.stop)
-        src.append(slice(lo - s, hi - s))
-        dst.append(slice(lo - c.start, hi - c.start))
-    return tuple(src), tuple(dst)
 
 
 def infer_volume(
