@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from em2exm import commit, ome, previews, stagekit, storage
 from em2exm.config import StrictModel
+from em2exm.layout import RunLayout
 from em2exm.ngstate import Layer, viewer_state
 from em2exm.report import write_report
 
@@ -57,16 +58,14 @@ def _layer_url(run: str, url: str) -> str:
 
 def collect(run: str) -> dict[str, ome.Volume]:
     """The volumes present in a run store, by a display name."""
-    found: dict[str, ome.Volume] = {}
-    images = [("em", storage.join(run, "em.zarr"))]
-    images += [(f"transferred/{n.removesuffix('.zarr')}", storage.join(run, "transferred", n)) for n in storage.list_names(storage.join(run, "transferred"))]
-    images += [("exm", storage.join(run, "exm.zarr"))]
+    at, found = RunLayout(run), {}
+    images = [("em", at.em)] + [(f"transferred/{n}", at.transferred(n)) for n in at.transferred_names()] + [("exm", at.exm)]
     for name, url in images:
         volume = _try_image(url)
         if volume is not None:
             found[name] = volume
-    for experiment in storage.list_names(storage.join(run, "experiments")):
-        volume = _try_image(storage.join(run, "experiments", experiment, "predictions.zarr"))
+    for experiment in at.experiments():
+        volume = _try_image(at.predictions(experiment))
         if volume is not None:
             found[f"{experiment}/predictions"] = volume
     return found
@@ -116,8 +115,9 @@ def _previews(run: str, volumes: dict[str, ome.Volume], out: str) -> list[str]:
 
 def _loss_curves(run: str, out: str) -> list[str]:
     pictures = []
-    candidates = [(f"ccgan {m}", storage.join(run, "models", m)) for m in storage.list_names(storage.join(run, "models"))]
-    candidates += [(f"{e} segmenter", storage.join(run, "experiments", e, "model")) for e in storage.list_names(storage.join(run, "experiments"))]
+    at = RunLayout(run)
+    candidates = [(f"ccgan {m}", at.ccgan_model(m)) for m in at.ccgan_models()]
+    candidates += [(f"{e} segmenter", at.seg_model(e)) for e in at.experiments()]
     for title, model_url in candidates:
         log_url = storage.join(model_url, "losses.jsonl")
         if not storage.exists(log_url):
@@ -146,7 +146,7 @@ def _state(run: str, volumes: dict[str, ome.Volume]) -> dict:
 
 def run(params: VisualizeParams, overwrite: bool) -> None:
     """Write previews, loss curves, the viewer state and report.md for ``params.run``."""
-    out = params.output or storage.join(params.run, "report")
+    out = params.output or RunLayout(params.run).report
     storage.check_reachable(params.run)
     volumes = collect(params.run)
     if not volumes:

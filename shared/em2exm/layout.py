@@ -68,3 +68,18 @@ class RunLayout:
 
     def evaluation(self, experiment: str) -> str:
         return self._at("experiments", experiment, "evaluation")
+
+    def metrics(self, experiment: str) -> str:
+        return storage.join(self.evaluation(experiment), "metrics.json")
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments present in the store."""
+        return storage.list_names(self._at("experiments"))
+
+    def ccgan_models(self) -> list[str]:
+        """Names of the CCGAN models present in the store."""
+        return storage.list_names(self._at("models"))
+
+    def transferred_names(self) -> list[str]:
+        """Names of the transferred volumes present in the store."""
+        return [name.removesuffix(".zarr") for name in storage.list_names(self._at("transferred"))]

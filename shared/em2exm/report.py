@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from em2exm import storage
+from em2exm.layout import RunLayout
 
 EXPERIMENTS = (
     ("raw", "(a) trained on raw EM (no adaptation)"),
@@ -19,9 +20,9 @@ COLUMNS = (("ap@0.5", "AP@0.5", True), ("f1@0.5", "F1@0.5", True), ("voi", "VOI 
 
 def read_metrics(run: str) -> dict[str, dict[str, Any]]:
     """Metrics JSON of every experiment in the run, by experiment name."""
-    found = {}
-    for name in storage.list_names(storage.join(run, "experiments")):
-        url = storage.join(run, "experiments", name, "evaluation", "metrics.json")
+    at, found = RunLayout(run), {}
+    for name in at.experiments():
+        url = at.metrics(name)
         if storage.exists(url):
             found[name] = json.loads(storage.read_bytes(url))
     return found
