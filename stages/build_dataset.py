@@ -13,12 +13,13 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from em2exm import commit, ome, stagekit, storage
+from em2exm import ome, outputs, stagekit, storage
 from em2exm.config import DatasetOptions
 from em2exm.errors import UserError
 
 log = logging.getLogger("em2exm.build_dataset")
 LABELS_NAME = "groundtruth"
+PRODUCTS = ("train.zarr", "val.zarr", "train_im.h5", "train_label.h5", "val_im.h5", "val_label.h5")
 
 
 class BuildDatasetParams(DatasetOptions):
@@ -82,9 +83,18 @@ def run(params: BuildDatasetParams, overwrite: bool) -> None:
     if image.array.dtype != np.uint8:
         raise UserError(f"image dtype {image.array.dtype} is not uint8", "pass a volume written by ingest or ccgan-transfer")
     regions = split(image.spatial_shape, params.split_axis, params.val_fraction)
-    storage.check_reachable(params.output)
-    if not stagekit.should_run(params.output, overwrite):
-        return
+    inputs = {"image": params.image, "labels": params.labels}
+    with outputs.claim(params.output, stage="build-dataset", options=params, inputs=inputs, products=PRODUCTS,
+                       overwrite=overwrite) as output:
+        if output.complete:
+            return
+        write_parts(params, image, labels, regions)
+        output.commit({"stage": "build-dataset", "format": params.format})
+
+
+def write_parts(params: BuildDatasetParams, image: ome.Volume, labels: ome.Volume,
+                regions: dict[str, tuple[slice, ...]]) -> None:
+    """Write the train and validation parts in the chosen format."""
     provenance = {"stage": "build-dataset", "inputs": {"image": params.image, "labels": params.labels}}
     for part, region in regions.items():
         data, ids = np.asarray(image.array[region]), np.asarray(labels.array[region])
@@ -94,7 +104,6 @@ def run(params: BuildDatasetParams, overwrite: bool) -> None:
         else:
             _write_zarr(storage.join(params.output, f"{part}.zarr"), data, ids, image.voxel_size, provenance)
         log.info("%s: %s, %d instances", part, data.shape, len(np.unique(ids)) - (0 in ids))
-    commit.mark_complete(params.output, {"stage": "build-dataset", "format": params.format})
 
 
 def main(argv: Sequence[str]) -> None:

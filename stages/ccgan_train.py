@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from em2exm import commit, ome, stagekit, storage
+from em2exm import ome, outputs, stagekit, storage
 from em2exm.ccgan.checkpoint import checkpoint_bytes, checkpoint_config, load_checkpoint
 from em2exm.ccgan.config import CCGANConfig
-from em2exm.ccgan.outputs import CHECKPOINT, LOSSES, SAMPLES, LossLog, Scalars
+from em2exm.ccgan.outputs import CHECKPOINT, LOSSES, SAMPLES, TENSORBOARD, LossLog, Scalars
 from em2exm.ccgan.sampler import PatchSampler
 from em2exm.ccgan.samples import png_bytes, sample_grid
 from em2exm.ccgan.trainer import CCGANTrainer
@@ -42,6 +42,7 @@ RESUMABLE = {
     "device",
     "channels_last",
 }
+PRODUCTS = (CHECKPOINT, LOSSES, SAMPLES, TENSORBOARD)
 
 
 class CCGANTrainParams(CCGANConfig):
@@ -161,15 +162,15 @@ def run(params: CCGANTrainParams, overwrite: bool) -> None:
     """Train into ``params.output``, resuming from its checkpoint; a no-op when it is already complete."""
     config = CCGANConfig.model_validate(params.model_dump(include=set(CCGANConfig.model_fields)))
     training = TrainingRun(params, config)
-    storage.check_reachable(params.output)
-    if not stagekit.should_run(params.output, overwrite):
-        return
-    if overwrite:
-        storage.remove(params.output)
-    training.resume()
-    training.train()
-    info = {"stage": "ccgan-train", "iterations": training.trainer.iteration, "inputs": {"a": params.a, "b": params.b}}
-    commit.mark_complete(params.output, info)
+    inputs = {"a": params.a, "a_labels": params.a_labels, "b": params.b}
+    with outputs.claim(params.output, stage="ccgan-train", options=params, inputs=inputs, products=PRODUCTS,
+                       overwrite=overwrite, resumable=frozenset(RESUMABLE)) as output:
+        if output.complete:
+            return
+        training.resume()
+        training.train()
+        output.commit({"stage": "ccgan-train", "iterations": training.trainer.iteration,
+                       "inputs": {"a": params.a, "b": params.b}})
 
 
 def main(argv: Sequence[str]) -> None:

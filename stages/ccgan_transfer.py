@@ -38,6 +38,7 @@ from em2exm.errors import UserError
 log = logging.getLogger("em2exm.ccgan_transfer")
 LABELS_NAME = "groundtruth"
 SEG = "seg_probability"
+CORRUPT = "the input volume is corrupt: rewrite it (em2exm ingest)"
 
 
 class TransferParams(TransferOptions):
@@ -82,6 +83,7 @@ class Transfer:
         self.params = params
         self.state = read_checkpoint(params.checkpoint)
         self.config = checkpoint_config(self.state)
+        self.generator = generator_from_checkpoint(self.state, "G_A")  # weights checked before anything is written
         self.image = ome.open_image(params.image)
         self.labels = ome.open_image(params.labels) if params.labels else None
         self.shape = self._check_inputs()
@@ -120,11 +122,10 @@ class Transfer:
 
     @cached_property
     def translator(self) -> Translator:
-        """G_A on the device with this volume's window grid (built on first use: planning needs no network)."""
+        """G_A on the device with this volume's window grid (moved to the device on first use)."""
         p = self.params
-        generator = generator_from_checkpoint(self.state, "G_A", self.device)
         return Translator(
-            generator,
+            self.generator.to(self.device),
             self.shape,
             self.config.dims,
             self.patch,
@@ -162,12 +163,12 @@ class Transfer:
     def process(self, index: int) -> dict[str, Any]:
         """Translate block ``index`` and copy its labels."""
         box = self.boxes[index]
-        image, seg = self.translator(lambda b: np.asarray(self.image.array[b]), box)
+        image, seg = self.translator(lambda b: ome.read_region(self.image, b, CORRUPT), box)
         ome.open_image(self.params.output, mode="r+").array[box] = image
         if seg is not None:
             ome.open_image(storage.join(self.params.output, SEG), mode="r+").array[(slice(None), *box)] = seg
         if self.labels is not None:
-            ome.open_labels(self.params.output, LABELS_NAME, mode="r+").array[box] = self.labels.array[box]
+            ome.open_labels(self.params.output, LABELS_NAME, mode="r+").array[box] = ome.read_region(self.labels, box, CORRUPT)
         return {"box": [[s.start, s.stop] for s in box]}
 
     def finalise(self) -> dict[str, Any]:
@@ -180,13 +181,17 @@ class Transfer:
 
     def job(self) -> blockwise.BlockwiseJob:
         """The blockwise job over this transfer's blocks."""
-        return blockwise.BlockwiseJob(self.params.output, len(self.boxes), self.prepare, self.process, self.finalise)
+        p = self.params
+        return blockwise.BlockwiseJob(
+            "ccgan-transfer", p.output, p, {"checkpoint": p.checkpoint, "image": p.image, "labels": p.labels},
+            (*ome.PRODUCTS, SEG), len(self.boxes), self.prepare, self.process, self.finalise,
+            plan={"shape": list(self.shape), "patch": list(self.patch), "chunks": list(self.chunks)},
+        )
 
 
 def main(argv: Sequence[str]) -> None:
     params, args = parse(argv)
     transfer = Transfer(params)
-    storage.check_reachable(params.output)
     blockwise.run(transfer.job(), args, bool(args.overwrite))
 
 

@@ -1,13 +1,14 @@
 """decode: network maps (uint8 C,Z,Y,X OME-Zarr from seg-infer) -> instance labels, blockwise with stitching.
 
-Writes ``<predictions>/labels/<name>``. Each block is decoded with a halo and written with block-local
-ids, its merge info stored under ``<labels>/.faces/``; finalise merges objects across block faces and
-rewrites every block with consecutive global ids 1..N. ``--plan-blocks``, ``--blocks`` and
+Writes ``<predictions>/labels/<name>``. Each block is decoded with a halo; its block-local ids are staged in
+``<labels>/.em2exm_local_ids`` and its merge info stored under ``<labels>/.faces/``; finalise merges objects across
+block faces and writes every block's consecutive global ids 1..N into the label image (never rewriting in place). ``--plan-blocks``, ``--blocks`` and
 ``--finalise`` run those phases as separate tasks (see em2exm.blockwise).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from em2exm import blockwise, ome, stagekit, storage
+import zarr
+from em2exm import blockwise, faults, ome, stagekit, storage
 from em2exm.decode import BlockPlan, decode_block, merge_loaded
 from em2exm.decode import store as state
 from em2exm.decode.options import DecodeOptions
@@ -24,6 +26,7 @@ from em2exm.progress import progress
 from pydantic import Field
 
 log = logging.getLogger("em2exm.decode")
+STAGING = ".em2exm_local_ids"
 
 
 class DecodeParams(DecodeOptions):
@@ -61,32 +64,18 @@ def open_predictions(url: str, float_scale: float | None) -> ome.Volume:
     return volume
 
 
-class _Reader:
-    """The prediction array, read region by region; read failures become UserError."""
-
-    def __init__(self, volume: ome.Volume) -> None:
-        self.volume = volume
-
-    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
-        try:
-            return np.asarray(self.volume.array[key])
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise UserError(f"cannot read {self.volume.url} at {key} ({exc})",
-                            "the predictions are corrupt: rerun seg-infer") from exc
-
-
 def make_plan(shape: tuple[int, int, int], params: DecodeParams) -> BlockPlan:
     """Blocks no larger than the volume; local ids must fit the label dtype."""
     plan = BlockPlan(shape, tuple(min(b, s) for b, s in zip(params.block, shape)), params.halo)  # type: ignore[arg-type]
-    if plan.id_stride > np.iinfo(params.dtype).max:
+    if plan.id_stride >= np.iinfo(params.dtype).max:  # the largest value marks unwritten staging
         raise UserError(f"blocks of {plan.block} with halo {plan.halo} are too large for {params.dtype} ids",
                         "use smaller blocks or set decode.dtype=uint64")
     return plan
 
 
-def chunks(plan: BlockPlan) -> tuple[int, ...]:
+def chunks(plan: BlockPlan) -> tuple[int, int, int]:
     """Label chunks that tile every block, so blocks written in parallel never share a chunk."""
-    return tuple(min(64 if b % 64 == 0 else b, s) for b, s in zip(plan.block, plan.shape))
+    return tuple(min(64 if b % 64 == 0 else b, s) for b, s in zip(plan.block, plan.shape))  # type: ignore[return-value]
 
 
 def run(params: DecodeParams, args: Any) -> None:
@@ -101,43 +90,79 @@ def run(params: DecodeParams, args: Any) -> None:
     decoder(np.zeros((channels, 1, 1, 1), volume.array.dtype))  # checks every option before anything is written
     plan = make_plan(volume.spatial_shape, params)
     output = storage.join(params.predictions, "labels", params.name)
-    storage.check_reachable(output)
-    dtype = np.dtype(params.dtype)
     log.info("decoding %s with %s in %d blocks of %s (halo %s)", volume.shape, mode, len(plan), plan.block, plan.halo)
+    phases = DecodePhases(params, volume, plan, decoder, mode, output)
+    job = blockwise.BlockwiseJob(
+        "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", state.FACES),
+        len(plan), phases.prepare, phases.process, phases.finalise,
+        plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
+    )
+    blockwise.run(job, args, bool(args.overwrite))
 
-    def labels() -> Any:
-        return ome.open_labels(params.predictions, params.name, mode="r+").array
 
-    def prepare() -> None:
-        state.clear(output)
-        provenance = {"stage": "decode", "inputs": {"predictions": volume.url}, "mode": mode,
-                      "params": params.model_dump(exclude={"predictions", "name"})}
-        ome.create_labels(params.predictions, params.name, dtype, chunks=chunks(plan), provenance=provenance)
+class DecodePhases:
+    """Decode's three blockwise phases.  Blocks write block-local ids to a staging array; finalise reads them
+    from there and writes final ids to the label image, so finalise can be killed and rerun (or run twice at
+    once) at any instant and always writes the same bytes."""
 
-    def process(block_id: int) -> dict[str, Any]:
-        core, faces = decode_block(_Reader(volume), plan, block_id, decoder)
-        core[core != 0] -= np.uint64(block_id * plan.id_stride)
-        labels()[plan.core(block_id)] = core.astype(dtype)
-        state.save_faces(output, faces)
+    def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, decoder: Any, mode: str,
+                 output: str) -> None:
+        self.params, self.volume, self.plan, self.decoder, self.mode = params, volume, plan, decoder, mode
+        self.output, self.dtype = output, np.dtype(params.dtype)
+        self.chunks = chunks(plan)
+
+    def labels(self) -> Any:
+        return ome.open_labels(self.params.predictions, self.params.name, mode="r+").array
+
+    def staging(self, mode: str = "r+") -> Any:
+        """Block-local ids of every processed block (missing chunks read as ``UNWRITTEN``)."""
+        store = storage.zarr_store(storage.join(self.output, STAGING), read_only=mode == "r")
+        if mode == "w":
+            return zarr.create_array(store, shape=self.plan.shape, dtype=self.dtype, chunks=self.chunks,
+                                     fill_value=np.iinfo(self.dtype).max, overwrite=True)
+        return zarr.open_array(store, mode=mode)
+
+    def prepare(self) -> None:
+        provenance = {"stage": "decode", "inputs": {"predictions": self.volume.url}, "mode": self.mode,
+                      "params": self.params.model_dump(exclude={"predictions", "name"})}
+        ome.create_labels(self.params.predictions, self.params.name, self.dtype, chunks=self.chunks,
+                          provenance=provenance)
+        self.staging("w")
+
+    def process(self, block_id: int) -> dict[str, Any]:
+        core, faces = decode_block(ome.Regions(self.volume, "the predictions are corrupt: rerun seg-infer"), self.plan, block_id, self.decoder)
+        core[core != 0] -= np.uint64(block_id * self.plan.id_stride)
+        self.staging()[self.plan.core(block_id)] = core.astype(self.dtype)
+        state.save_faces(self.output, faces)
         return {"instances": int(faces.ids.size)}
 
-    def finalise() -> dict[str, Any]:
-        table = merge_loaded(plan, range(len(plan)), partial(state.load_faces, output))
+    def finalise(self) -> dict[str, Any]:
+        table = merge_loaded(self.plan, range(len(self.plan)), partial(state.load_faces, self.output))
         count = int(table.target.max())
-        if count > np.iinfo(dtype).max:
-            raise UserError(f"{count} instances do not fit {dtype}", "set decode.dtype=uint64 and rerun")
-        array, done = labels(), state.relabelled(output)
-        for block_id in progress([k for k in range(len(plan)) if k not in done], desc="relabel"):
-            box = plan.core(block_id)
-            ids = np.asarray(array[box]).astype(np.uint64)
-            ids[ids != 0] += np.uint64(block_id * plan.id_stride)
-            array[box] = table.apply(ids).astype(dtype)
-            state.mark_relabelled(output, block_id)
-        log.info("%d instances in %s", count, output)
-        return {"stage": "decode", "mode": mode, "instances": count}
+        if count > np.iinfo(self.dtype).max:
+            raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
+        final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
+        for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
+            for box in chunk_boxes(self.plan.core(block_id), self.chunks):
+                ids = np.asarray(local[box])
+                if (ids == np.iinfo(self.dtype).max).any():
+                    raise UserError(f"block {block_id} of {self.output} has no staged ids",
+                                    "rerun decode with --overwrite")
+                ids = ids.astype(np.uint64)
+                ids[ids != 0] += np.uint64(block_id * self.plan.id_stride)
+                final[box] = table.apply(ids).astype(self.dtype)
+                faults.point("decode.finalise.chunk")
+            state.mark_relabelled(self.output, block_id)
+            faults.point("decode.finalise.block")
+        log.info("%d instances in %s", count, self.output)
+        return {"stage": "decode", "mode": self.mode, "instances": count}
 
-    job = blockwise.BlockwiseJob(output, len(plan), prepare, process, finalise)
-    blockwise.run(job, args, bool(args.overwrite))
+
+def chunk_boxes(box: tuple[slice, ...], chunk: Sequence[int]) -> list[tuple[slice, ...]]:
+    """The chunk-aligned pieces of ``box`` (a block core), one storage object each."""
+    ranges = [range(s.start, s.stop, c) for s, c in zip(box, chunk)]
+    return [tuple(slice(a, min(a + c, s.stop)) for a, c, s in zip(corner, chunk, box))
+            for corner in itertools.product(*ranges)]
 
 
 def main(argv: Sequence[str]) -> None:

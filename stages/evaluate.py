@@ -13,13 +13,15 @@ import sys
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from em2exm import commit, ome, stagekit, storage
+from em2exm import ome, outputs, readers, stagekit, storage
 from em2exm.errors import UserError
 from em2exm.metrics import Contingency, flat_dict, markdown_table, score
 from em2exm.metrics.options import Box, EvaluateOptions
 from em2exm.progress import progress
 
 log = logging.getLogger("em2exm.evaluate")
+CORRUPT = "the label image is corrupt: rewrite it"
+PRODUCTS = ("metrics.json", "metrics.md")
 
 
 class EvaluateParams(EvaluateOptions):
@@ -50,6 +52,7 @@ def open_label_image(url: str, what: str) -> ome.Volume:
     if volume.array.ndim != 3 or not np.issubdtype(volume.array.dtype, np.integer):
         raise UserError(f"the {what} at {url} is {volume.array.dtype} of shape {volume.shape}, not (Z, Y, X) ids",
                         "pass a label image URL such as <volume>/labels/<name>")
+    readers.check_label_ids(ome.Regions(volume, CORRUPT), f"the {what} at {url}")
     return volume
 
 
@@ -60,13 +63,6 @@ def blocks(region: Box, block: tuple[int, int, int]) -> Iterator[Box]:
         yield tuple(slice(c, min(c + b, r.stop)) for c, b, r in zip(corner, block, region))  # type: ignore[misc]
 
 
-def _read(volume: ome.Volume, box: Box) -> np.ndarray:
-    try:
-        return np.asarray(volume.array[box])
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise UserError(f"cannot read {volume.url} at {box} ({exc})", "the label image is corrupt: rewrite it") from exc
-
-
 def run(params: EvaluateParams, overwrite: bool) -> None:
     """Score and write the report; a no-op when it is already complete."""
     seg = open_label_image(params.segmentation, "segmentation")
@@ -75,13 +71,23 @@ def run(params: EvaluateParams, overwrite: bool) -> None:
         raise UserError(f"segmentation {seg.shape} and ground truth {gt.shape} differ in shape",
                         "evaluate a segmentation of the ground truth's volume (same grid)")
     region = params.region(gt.spatial_shape)
-    storage.check_reachable(params.output)
-    if not stagekit.should_run(params.output, overwrite):
-        return
+    inputs = {"segmentation": params.segmentation, "groundtruth": params.groundtruth}
+    with outputs.claim(params.output, stage="evaluate", options=params, inputs=inputs, products=PRODUCTS,
+                       overwrite=overwrite) as output:
+        if output.complete:
+            return
+        metrics = score_volumes(params, seg, gt, region)
+        output.commit({"stage": "evaluate"})
+    log.info("%d instances (ground truth %d): mAP %.3f, VOI %.3f, ARE %.3f", metrics["n_segmentation"],
+             metrics["n_groundtruth"], metrics["ap"], metrics["voi"], metrics["adapted_rand_skimage"])
+
+
+def score_volumes(params: EvaluateParams, seg: ome.Volume, gt: ome.Volume, region: Box) -> dict:
+    """Score ``seg`` against ``gt`` block by block over ``region``; write metrics.json and metrics.md."""
     contingency = Contingency()
     boxes = list(blocks(region, params.block))
     for box in progress(boxes, total=len(boxes), desc="evaluate"):
-        contingency.add(_read(gt, box), _read(seg, box))
+        contingency.add(ome.read_region(gt, box, CORRUPT), ome.read_region(seg, box, CORRUPT))
     table = contingency.table()
     if not table.gt.any():
         raise UserError(f"the ground truth has no instances in the evaluated region {region}",
@@ -94,9 +100,7 @@ def run(params: EvaluateParams, overwrite: bool) -> None:
     storage.write_bytes(storage.join(params.output, "metrics.json"), json.dumps(metrics, indent=1).encode())
     name = seg.url.rstrip("/").rsplit("/", 1)[-1]
     storage.write_bytes(storage.join(params.output, "metrics.md"), markdown_table({name: scores}).encode())
-    log.info("%d instances (ground truth %d): mAP %.3f, VOI %.3f, ARE %.3f", scores.n_seg, scores.n_gt,
-             scores.mean_ap, metrics["voi"], scores.are_skimage)
-    commit.mark_complete(params.output, {"stage": "evaluate"})
+    return metrics
 
 
 def main(argv: Sequence[str]) -> None:

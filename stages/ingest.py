@@ -12,12 +12,14 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from em2exm import commit, intensity, ome, readers, stagekit, storage
-from em2exm.config import IngestOptions, Triple
+from em2exm import intensity, ome, outputs, readers, stagekit
+from em2exm.config import IngestOptions, Triple, positive_sizes
 from em2exm.errors import UserError
 from em2exm.progress import progress
+from pydantic import Field
 
 log = logging.getLogger("em2exm.ingest")
+MIN_SIDE = 2  # voxels per axis: anything thinner is a plane or a line, not a volume
 
 
 class IngestParams(IngestOptions):
@@ -27,9 +29,10 @@ class IngestParams(IngestOptions):
     labels: str | None = None
     labels_name: str = "groundtruth"
     voxel_size: Triple | None = None
-    expansion_factor: float = 1.0
+    expansion_factor: float = Field(1.0, gt=0)
     target_voxel_size: Triple | None = None
     subvolume: int | None = None
+    channel: int | None = Field(None, ge=0, description="the channel to ingest from a multi-channel (e.g. RGB) image")
     output: str
 
 
@@ -43,6 +46,7 @@ def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
     parser.add_argument("--expansion-factor", type=float, help="divide the voxel size by this (ExM)")
     parser.add_argument("--target-voxel-size", type=float, nargs=3, metavar=("Z", "Y", "X"), help="resample to this (nm)")
     parser.add_argument("--subvolume", type=int, help="index into a 4D stack of sub-volumes")
+    parser.add_argument("--channel", type=int, help="the channel of a multi-channel (e.g. RGB) image to ingest")
     parser.add_argument("--output", help="output OME-Zarr URL")
     args = parser.parse_args(argv)
     flags = {
@@ -53,6 +57,7 @@ def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
         "expansion_factor": args.expansion_factor,
         "target_voxel_size": args.target_voxel_size,
         "subvolume": args.subvolume,
+        "channel": args.channel,
         "output": args.output,
     }
     return stagekit.options_from_args(args, "ingest", IngestParams, flags), bool(args.overwrite)
@@ -60,26 +65,64 @@ def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
 
 def load_inputs(params: IngestParams) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float, float]]:
     """Read and check image and labels; every check runs before anything is written."""
-    image = readers.read_volume(params.image, params.subvolume)
-    voxel = params.voxel_size or image.voxel_size
-    if voxel is None:
-        raise UserError(f"no voxel size for {params.image}", "pass --voxel-size Z Y X in nanometres")
-    if params.expansion_factor <= 0:
-        raise UserError(f"expansion factor must be > 0, got {params.expansion_factor}", "fix --expansion-factor")
+    image = readers.read_volume(params.image, params.subvolume, params.channel)
+    voxel = _voxel_size(params, image.voxel_size)
     if image.data.dtype.kind not in "uif":
         raise UserError(f"image dtype {image.data.dtype} is not numeric", "export the image as uint8/uint16/float")
+    data = _finite(image.data, params.nan_policy, params.image)
     labels = None
     if params.labels:
         labels = readers.read_volume(params.labels, params.subvolume).data
-        if labels.shape != image.data.shape:
+        if labels.shape != data.shape:
             raise UserError(
-                f"labels shape {labels.shape} does not match image shape {image.data.shape}",
+                f"labels shape {labels.shape} does not match image shape {data.shape}",
                 "pass labels of the same volume (same z,y,x size)",
             )
         labels = _integer_labels(labels, params.labels)
+        readers.check_label_ids(labels, f"the labels file {params.labels}")
     physical = tuple(float(v) / params.expansion_factor for v in voxel)
-    data, labels = _crop(image.data, labels, params)
+    data, labels = _crop(data, labels, params)
+    _check_size(data.shape, intensity.zoom_factors(physical, params.target_voxel_size or physical))
     return data, labels, physical  # type: ignore[return-value]
+
+
+def _voxel_size(params: IngestParams, declared: Triple | None) -> Triple:
+    """The voxel size given, else the one the image file declares (checked like a given one)."""
+    voxel = params.voxel_size or declared
+    if voxel is None:
+        raise UserError(f"no voxel size for {params.image}", "pass --voxel-size Z Y X in nanometres")
+    try:
+        return positive_sizes(voxel)
+    except ValueError as exc:
+        raise UserError(f"{params.image} declares a bad voxel size: {exc}", "pass --voxel-size Z Y X in nanometres") from exc
+
+
+def _finite(data: np.ndarray, policy: str, where: str) -> np.ndarray:
+    """``data`` without NaN/inf voxels: an error naming them, or them replaced as ``policy`` says."""
+    if data.dtype.kind != "f":
+        return data
+    bad = ~np.isfinite(data)
+    count = int(bad.sum())
+    if count == 0:
+        return data
+    if count == data.size:
+        raise UserError(f"{where} has only NaN/inf voxels ({count})", "re-export the image")
+    if policy == "error":
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), data.shape))
+        planes = np.flatnonzero(bad.any(axis=(1, 2)))
+        raise UserError(
+            f"{where} has {count} NaN/inf voxels, the first at (z, y, x) {first}, in z {planes[0]}..{planes[-1]}",
+            "re-export the image without them, or set ingest.nan_policy=fill-min or fill-median to replace them",
+        )
+    return intensity.fill_non_finite(data, bad, "min" if policy == "fill-min" else "median")
+
+
+def _check_size(shape: tuple[int, ...], factors: tuple[float, float, float]) -> None:
+    """At least ``MIN_SIDE`` voxels per axis, before and after resampling."""
+    for what, size in (("image", shape), ("resampled image", intensity.resampled_shape(shape, factors))):
+        if min(size) < MIN_SIDE:
+            raise UserError(f"the {what} has shape {tuple(size)}; ingest needs at least {MIN_SIDE} voxels per axis",
+                            "pass a larger volume (or resample to a finer --target-voxel-size)")
 
 
 def _integer_labels(labels: np.ndarray, where: str) -> np.ndarray:
@@ -115,26 +158,31 @@ def run(params: IngestParams, overwrite: bool) -> None:
     """Ingest one volume into ``params.output``; a no-op when it is already complete."""
     image, labels, physical = load_inputs(params)
     target = params.target_voxel_size or physical
-    storage.check_reachable(params.output)
-    if not stagekit.should_run(params.output, overwrite):
-        return
-    factors = intensity.zoom_factors(physical, target)
-    log.info("ingest %s: shape %s, voxel %s nm -> %s nm", params.image, image.shape, physical, target)
-    normalised = intensity.to_uint8(
-        intensity.resample(image, factors), params.clip_percentiles, params.histeq, params.invert
-    )
-    provenance = {
-        "stage": "ingest",
-        "inputs": {"image": params.image, "labels": params.labels},
-        "params": params.model_dump(mode="json"),
-    }
-    array = ome.create_image(params.output, normalised.shape, np.uint8, target, chunks=params.chunks, provenance=provenance)
-    write_slabs(array, normalised, "image")
-    if labels is not None:
-        resampled = intensity.resample(labels, factors, labels=True)
-        label_array = ome.create_labels(params.output, params.labels_name, resampled.dtype, chunks=params.chunks, provenance=provenance)
-        write_slabs(label_array, resampled, "labels")
-    commit.mark_complete(params.output, {"stage": "ingest", "shape": list(normalised.shape), "voxel_size": list(target)})
+    inputs = {"image": readers.source_path(params.image),
+              "labels": readers.source_path(params.labels) if params.labels else None}
+    with outputs.claim(params.output, stage="ingest", options=params, inputs=inputs, products=ome.PRODUCTS,
+                       overwrite=overwrite) as output:
+        if output.complete:
+            return
+        factors = intensity.zoom_factors(physical, target)
+        log.info("ingest %s: shape %s, voxel %s nm -> %s nm", params.image, image.shape, physical, target)
+        normalised = intensity.to_uint8(
+            intensity.resample(image, factors), params.clip_percentiles, params.histeq, params.invert
+        )
+        provenance = {
+            "stage": "ingest",
+            "inputs": {"image": params.image, "labels": params.labels},
+            "params": params.model_dump(mode="json"),
+        }
+        array = ome.create_image(params.output, normalised.shape, np.uint8, target, chunks=params.chunks,
+                                 provenance=provenance)
+        write_slabs(array, normalised, "image")
+        if labels is not None:
+            resampled = intensity.resample(labels, factors, labels=True)
+            label_array = ome.create_labels(params.output, params.labels_name, resampled.dtype, chunks=params.chunks,
+                                            provenance=provenance)
+            write_slabs(label_array, resampled, "labels")
+        output.commit({"stage": "ingest", "shape": list(normalised.shape), "voxel_size": list(target)})
     log.info("wrote %s %s", params.output, normalised.shape)
 
 

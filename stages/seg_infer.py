@@ -109,7 +109,7 @@ class Inference:
 
     def process(self, index: int) -> dict:
         block = self.plan[index]
-        result = infer_block(self.predictor, self.image.array, block)
+        result = infer_block(self.predictor, ome.Regions(self.image, "the image is corrupt: rewrite it (em2exm ingest)"), block)
         ome.open_image(self.params.output, mode="r+").array[(slice(None), *block.core)] = result
         return {"core": [[s.start, s.stop] for s in block.core]}
 
@@ -125,10 +125,13 @@ def _training_summary(config: SegTrainConfig) -> dict:
 def main(argv: Sequence[str]) -> None:
     params, overwrite, args = parse(argv)
     inference = Inference(params, read_checkpoint(params.checkpoint))
-    storage.check_reachable(params.output)
     log.info("%d blocks of %s, window %s", len(inference.plan), params.block, inference.plan.window.size)
-    job = blockwise.BlockwiseJob(params.output, len(inference.plan), inference.prepare, inference.process,
-                                 inference.finalise)
+    image = inference.image
+    job = blockwise.BlockwiseJob(
+        "seg-infer", params.output, params, {"image": params.image, "checkpoint": params.checkpoint}, ome.PRODUCTS,
+        len(inference.plan), inference.prepare, inference.process, inference.finalise,
+        plan={"shape": list(image.shape), "dtype": str(image.array.dtype), "channels": inference.channels},
+    )
     blockwise.run(job, args, overwrite)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from em2exm import commit, ome, previews, stagekit, storage
+from em2exm import commit, ome, outputs, previews, stagekit, storage
 from em2exm.errors import UserError
 from em2exm.progress import progress
 from em2exm.seg.checkpoint import checkpoint_bytes, load_checkpoint
@@ -37,6 +37,7 @@ LABELS_NAME = "groundtruth"
 CHECKPOINT, LOSSES, PICTURE, TENSORBOARD = "checkpoint.pt", "losses.jsonl", "validation.png", "tensorboard"
 IN_MEMORY_BYTES = 1 << 30  # volumes up to this size are read into memory once; larger ones patch by patch
 RESUMABLE_CHANGES = {"iterations"}
+PRODUCTS = (CHECKPOINT, LOSSES, PICTURE, TENSORBOARD)
 
 
 class SegTrainParams(SegTrainConfig):
@@ -84,10 +85,10 @@ def _load(array: Any) -> Any:
     return np.asarray(array[:]) if array.nbytes <= IN_MEMORY_BYTES else array
 
 
-def resume_state(params: SegTrainParams, config: SegTrainConfig, overwrite: bool) -> tuple[dict | None, list[dict]]:
+def resume_state(params: SegTrainParams, config: SegTrainConfig) -> tuple[dict | None, list[dict]]:
     """The checkpoint to continue from (None: start afresh) and the loss records up to its iteration."""
     url = storage.join(params.output, CHECKPOINT)
-    if overwrite or not storage.exists(url):
+    if not storage.exists(url):
         return None, []
     state = load_checkpoint(storage.read_bytes(url))
     wanted = config.model_dump(mode="json")
@@ -153,15 +154,18 @@ def run(params: SegTrainParams, overwrite: bool) -> None:
     train, val, voxel_size = open_dataset(params.dataset)
     config = training_config(params, voxel_size)
     device = resolve_device(params.device)
-    storage.check_reachable(params.output)
     trainer = SegTrainer(config, train, val, device=device)
-    if not stagekit.should_run(params.output, overwrite):
-        return
-    state, records = resume_state(params, config, overwrite)
-    if state is None:  # a fresh start: drop what an overwritten or early-killed run left
-        for name in (CHECKPOINT, LOSSES, TENSORBOARD, PICTURE):
-            storage.remove(storage.join(params.output, name))
-    else:
+    with outputs.claim(params.output, stage="seg-train", options=params, inputs={"dataset": params.dataset},
+                       products=PRODUCTS, overwrite=overwrite, resumable=frozenset(RESUMABLE_CHANGES)) as output:
+        if output.complete:
+            return
+        train_to_end(params, config, trainer, output)
+
+
+def train_to_end(params: SegTrainParams, config: SegTrainConfig, trainer: SegTrainer, output: outputs.Output) -> None:
+    """Continue from the output's checkpoint (if any) to the last iteration, then commit the output."""
+    state, records = resume_state(params, config)
+    if state is not None:
         trainer.load_state_dict(state)
         log.info("resuming from iteration %d of %d", trainer.iteration, config.iterations)
     train_log = TrainLog(params.output, records, trainer.iteration)
@@ -182,7 +186,7 @@ def run(params: SegTrainParams, overwrite: bool) -> None:
     train_log.close()
     validation_picture(trainer, storage.join(params.output, PICTURE))
     last = next((r for r in reversed(train_log.records) if "val_loss" in r), {})
-    commit.mark_complete(params.output, {"stage": "seg-train", "dataset": params.dataset, **last})
+    output.commit({"stage": "seg-train", "dataset": params.dataset, **last})
 
 
 def main(argv: Sequence[str]) -> None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from em2exm import commit, ome, previews, stagekit, storage
+from em2exm import commit, ome, outputs, previews, stagekit, storage
 from em2exm.config import StrictModel
 from em2exm.layout import RunLayout
 from em2exm.ngstate import Layer, viewer_state
@@ -20,6 +20,7 @@ from em2exm.report import write_report
 
 log = logging.getLogger("em2exm.visualize")
 DATA_PLACEHOLDER = "{DATA}"
+PRODUCTS = ("report.md", "neuroglancer_state.json", "volumes.png", "*_prediction.png", "losses_*.png")
 
 
 class VisualizeParams(StrictModel):
@@ -153,13 +154,15 @@ def run(params: VisualizeParams, overwrite: bool) -> None:
         from em2exm.errors import UserError
 
         raise UserError(f"{params.run} holds no em2exm volumes", "run the pipeline (em2exm run) before visualize")
-    if not stagekit.should_run(out, overwrite):
-        return
-    pictures = _previews(params.run, volumes, out) + _loss_curves(params.run, out)
-    state = _state(params.run, volumes)
-    storage.write_bytes(storage.join(out, "neuroglancer_state.json"), json.dumps(state, indent=1).encode())
-    write_report(params.run, out, pictures)
-    commit.mark_complete(out, {"stage": "visualize", "pictures": pictures})
+    with outputs.claim(out, stage="visualize", options=params, inputs={}, products=PRODUCTS,
+                       overwrite=overwrite) as output:
+        if output.complete:
+            return
+        pictures = _previews(params.run, volumes, out) + _loss_curves(params.run, out)
+        state = _state(params.run, volumes)
+        storage.write_bytes(storage.join(out, "neuroglancer_state.json"), json.dumps(state, indent=1).encode())
+        write_report(params.run, out, pictures)
+        output.commit({"stage": "visualize", "pictures": pictures})
     log.info("report: %s", storage.join(out, "report.md"))
 
 

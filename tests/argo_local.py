@@ -3,15 +3,17 @@
 DAG tasks run in dependency order; ``templateRef`` resolves into the stage WorkflowTemplates; ``{{inputs.
 parameters.X}}``, ``{{tasks.T.outputs.result}}`` and ``{{item}}`` are substituted; ``withParam`` loops over the
 JSON list; a container template runs its command and args (``python`` is this interpreter) and its stdout is
-the task's ``outputs.result``.  Anything else in an expression is an error, so the test sees what Argo sees.
+the task's ``outputs.result``; its plain ``env`` values are set, with ``{{workflow.uid}}`` one id per run.  Anything else in an expression is an error, so the test sees what Argo sees.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,7 @@ class LocalArgo:
 
     documents: list[dict[str, Any]]
     ran: list[list[str]] = field(default_factory=list)
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.stages = {d["metadata"]["name"]: d for d in self.documents if d["kind"] == "WorkflowTemplate"}
@@ -59,7 +62,9 @@ class LocalArgo:
         command = [_substitute(token, {"inputs.parameters." + k: v for k, v in inputs.items()}) for token in container["command"] + container.get("args", [])]
         command = [sys.executable if i == 0 and token == "python" else token for i, token in enumerate(command)]
         self.ran.append(command)
-        done = subprocess.run(command, capture_output=True, text=True)
+        scope = {"workflow.uid": self.uid}
+        env = {e["name"]: _substitute(e["value"], scope) for e in container.get("env", []) if "value" in e}
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
         if done.returncode != 0:
             raise ArgoEmulationError(f"{' '.join(command[:4])} ... exited {done.returncode}: {done.stderr[-2000:]}")
         return done.stdout.strip()

@@ -157,7 +157,9 @@ def test_credentials_only_by_reference(tmp_path, monkeypatch, capsys):
     text = "".join(p.read_text() for p in (tmp_path / "out").glob("*.yaml"))
     assert "do-not-leak" not in text and "kind: Secret" not in text
     template = yaml.safe_load((tmp_path / "out" / "em2exm-ingest.yaml").read_text())
-    env = {e["name"]: e["valueFrom"] for e in template["spec"]["templates"][0]["container"]["env"]}
+    variables = template["spec"]["templates"][0]["container"]["env"]
+    env = {e["name"]: e["valueFrom"] for e in variables if "valueFrom" in e}
+    assert {e["name"]: e["value"] for e in variables if "value" in e} == {"EM2EXM_RUN_ID": "{{workflow.uid}}"}
     assert env["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == env["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "lab-s3"
     assert env["AWS_ENDPOINT_URL"]["configMapKeyRef"] == {"name": "lab-store", "key": "endpoint", "optional": True}
 

@@ -148,3 +148,11 @@ def test_sample_grid_png():
     trainer = CCGANTrainer(plain, "cpu")
     trainer.step(make_batch(plain))
     assert sample_grid(trainer.visuals).shape == (2 * 24, 3 * 24)
+
+
+def test_generator_weights_that_do_not_fit_are_a_user_error():
+    state = CCGANTrainer(CCGANConfig(**SMALL), "cpu").state_dict()
+    state["config"]["ngf"] = 8
+    with pytest.raises(UserError, match="do not fit the network") as caught:
+        generator_from_checkpoint(load_checkpoint(checkpoint_bytes(state)), "G_A")
+    assert "\n" not in str(caught.value)

@@ -84,8 +84,9 @@ def test_custom_values_reach_the_templates():
     assert ingest["container"]["image"] == "registry.lab/team/em2exm-ingest:2.0"
     assert ingest["container"]["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
     assert ingest["nodeSelector"] == {"pool": "cpu"} and "tolerations" not in ingest
-    env = {e["name"]: e["valueFrom"] for e in ingest["container"]["env"]}
+    env = {e["name"]: e.get("valueFrom") or e["value"] for e in ingest["container"]["env"]}
     assert env["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "creds"
+    assert env["EM2EXM_RUN_ID"] == "{{workflow.uid}}"  # Argo's expression survives Helm's templating
     gpu = [t for d in documents if d["kind"] == "WorkflowTemplate" for t in d["spec"]["templates"] if "nvidia.com/gpu" in t.get("container", {}).get("resources", {}).get("limits", {})]
     assert gpu and all(t["tolerations"] == [{"key": "gpu-only", "operator": "Exists"}] for t in gpu)
     assert all(t["nodeSelector"] == {"nvidia.com/gpu.present": "true", "pool": "gpu"} for t in gpu), "Helm merges maps"

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from em2exm.config import IngestOptions, apply_sets, load_pipeline, section_from_sources, validate
+from em2exm import storage
+from em2exm.config import (
+    IngestOptions,
+    VolumeSource,
+    apply_sets,
+    load_pipeline,
+    read_yaml,
+    section_from_sources,
+    validate,
+)
 from em2exm.errors import UserError
 
 
@@ -44,3 +53,38 @@ def test_section_sources_precedence(tmp_path):
 def test_set_needs_equals():
     with pytest.raises(UserError, match="no '='"):
         apply_sets({}, ["ingest.histeq"])
+
+
+@pytest.mark.parametrize("voxel", [[0, 1, 1], [-40, 16, 16], [1, float("inf"), 1]])
+def test_voxel_sizes_must_be_finite_and_positive(voxel):
+    with pytest.raises(UserError, match=r"'voxel_size'.*> 0"):
+        validate(VolumeSource, {"image": "a.tif", "voxel_size": voxel}, "test")
+
+
+def test_expansion_factor_must_be_positive():
+    with pytest.raises(UserError, match="'expansion_factor'.*greater than 0"):
+        validate(VolumeSource, {"image": "a.tif", "voxel_size": [1, 1, 1], "expansion_factor": 0}, "test")
+
+
+def test_unreadable_config_files_are_user_errors(tmp_path):
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    (tmp_path / "scalar.yaml").write_text("ingest: 5\n")
+    for path, problem in {tmp_path: "is a folder", tmp_path / "binary.yaml": "is not text"}.items():
+        with pytest.raises(UserError, match=problem):
+            read_yaml(str(path))
+    with pytest.raises(UserError, match="section 'ingest' of .* is not a mapping but 5"):
+        section_from_sources("ingest", str(tmp_path / "scalar.yaml"), None, [])
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [("s3:///out.zarr", "names no bucket"), ("gs://", "names no bucket"), ("s4://b/o.zarr", "unknown storage protocol")],
+)
+def test_urls_without_bucket_or_known_protocol_are_refused(url, problem):
+    with pytest.raises(UserError, match=problem):
+        storage.check_url(url)
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/out.zarr", "memory://out.zarr", "/abs/out.zarr", "rel/out.zarr", "file:///x"])
+def test_good_urls_pass(url):
+    storage.check_url(url)

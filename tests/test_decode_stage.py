@@ -112,12 +112,17 @@ def test_auto_mode_from_channel_count_and_float_maps_with_scale(tmp_path: Path) 
     assert same_partition(labels_of(url), decode.bc_watershed(maps.astype(np.float32) / 255, float_scale=255, **SMALL))
 
 
-def test_rerun_is_a_no_op_and_overwrite_redoes(tmp_path: Path) -> None:
+def test_rerun_is_a_no_op_other_options_exit_2_and_overwrite_redoes(tmp_path: Path, capsys) -> None:
     url = write_maps(str(tmp_path / "p.zarr"), ball_maps(2))
-    assert decode_cli("--predictions", url, "--set", "mode=bc_connected", "--set", "thres_small=8") == 0
+    options = ("--set", "mode=bc_connected", "--set", "thres_small=8")
+    assert decode_cli("--predictions", url, *options) == 0
     out = str(tmp_path / "p.zarr" / "labels" / "instances")
     first = commit.read_marker(out)["time"]
-    assert decode_cli("--predictions", url, "--set", "mode=bc_connected") == 0
+    assert decode_cli("--predictions", url, *options) == 0
+    assert commit.read_marker(out)["time"] == first
+    capsys.readouterr()
+    assert decode_cli("--predictions", url, "--set", "mode=bc_connected") == 2
+    assert "options.thres_small: 8 -> 128" in capsys.readouterr().err
     assert commit.read_marker(out)["time"] == first
     assert decode_cli("--predictions", url, "--set", "mode=bc_connected", "--overwrite") == 0
     assert commit.read_marker(out)["time"] > first

@@ -105,7 +105,10 @@ def test_thresholds_option_and_rerun(tmp_path: Path) -> None:
     found = metrics_of(out)
     assert "f1@0.75" in found and "f1@0.55" not in found
     first = commit.read_marker(str(out))["time"]
-    assert evaluate(seg_url, gt_url, out) == 0 and commit.read_marker(str(out))["time"] == first
+    same = ("--params", json.dumps({"thresholds": [0.75, 0.5]}))
+    assert evaluate(seg_url, gt_url, out, *same) == 0 and commit.read_marker(str(out))["time"] == first
+    assert evaluate(seg_url, gt_url, out) == 2 and commit.read_marker(str(out))["time"] == first
+    assert evaluate(seg_url, gt_url, out, "--overwrite") == 0 and "f1@0.55" in metrics_of(out)
 
 
 def test_shape_mismatch_exits_2_naming_both_shapes(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ import tifffile
 import zarr
 from conftest import DEMO_DATA, run_cli
 from em2exm import commit, ome
+from em2exm.stagekit import run_stage
+
+from stages import ingest
 
 GALA = DEMO_DATA / "gala_fibsem_train"
 
@@ -185,3 +188,33 @@ def test_ingest_to_s3(tmp_path, s3_server):
 def test_help(flag):
     result = run_cli("ingest", flag)
     assert result.code == 0 and "--voxel-size" in result.stdout
+
+
+def _ingest(tmp_path, image: list[str], *extra: str) -> np.ndarray:
+    """The image written by an in-process ingest of ``image`` (file and flags) at 1 nm."""
+    out = tmp_path / f"{uuid.uuid4().hex}.zarr"
+    assert run_stage(ingest.main, ["--image", *image, "--voxel-size", "1", "1", "1", "--output", str(out), *extra]) == 0
+    return ome.open_image(str(out)).array[:]
+
+
+@pytest.mark.parametrize(("policy", "statistic"), [("fill-min", np.min), ("fill-median", np.median)])
+def test_nan_policy_replaces_non_finite_voxels(tmp_path, policy, statistic):
+    image = _volume()[0].astype(np.float32)
+    image[2, 3, 4], image[5, 0, 0], image[9, 1, 1] = np.nan, -np.inf, np.inf
+    finite = np.isfinite(image)
+    tifffile.imwrite(tmp_path / "nan.tif", image)
+    tifffile.imwrite(tmp_path / "filled.tif", np.where(finite, image, statistic(image[finite])))
+    filled = _ingest(tmp_path, [str(tmp_path / "nan.tif")], "--set", f"nan_policy={policy}")
+    assert np.array_equal(filled, _ingest(tmp_path, [str(tmp_path / "filled.tif")]))
+
+
+def test_channel_picks_one_channel_of_rgb_and_channel_first_stacks(tmp_path):
+    image, _ = _volume()
+    channels = np.stack([image // 2, image, image // 3])
+    tifffile.imwrite(tmp_path / "rgb.tif", np.moveaxis(channels, 0, -1), photometric="rgb")
+    with h5py.File(tmp_path / "channels.h5", "w") as f:
+        f["raw"] = channels
+    tifffile.imwrite(tmp_path / "grey.tif", image)
+    expected = _ingest(tmp_path, [str(tmp_path / "grey.tif")])
+    assert np.array_equal(_ingest(tmp_path, [str(tmp_path / "rgb.tif"), "--channel", "1"]), expected)
+    assert np.array_equal(_ingest(tmp_path, [f"{tmp_path / 'channels.h5'}:/raw", "--channel", "1"]), expected)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
 from conftest import REPO, run_cli
-from em2exm import commit, ome
+from em2exm import commit, ome, runner
 from em2exm.config import load_pipeline
 from em2exm.pipeline import build_pipeline, common_voxel_size
+from em2exm.stagekit import run_stage
 
 
 def test_dependencies_follow_data_flow(demo_config):
@@ -68,3 +76,27 @@ def test_production_preset_runs_on_gpus_and_fans_out():
 def test_oracle_without_exm_labels_is_a_config_error(demo_config):
     result = run_cli("run", str(demo_config), "--set", "inputs.exm.labels=", "--list")
     assert result.code == 2 and "oracle" in result.stderr and "needs ExM labels" in result.stderr
+
+
+def test_list_prints_the_commands_the_runner_runs_quoted_for_a_shell(demo_config, capsys):
+    pipeline = build_pipeline(load_pipeline(str(demo_config), ["inputs.em.channel=1"]))
+    assert run_stage(runner.main, [str(demo_config), "--set", "inputs.em.channel=1", "--list"]) == 0
+    commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert commands == [runner.local_command(step) for step in pipeline.steps]
+    assert commands[0][:2] == [sys.executable, runner.SAFE_PATH] and "--channel" in commands[0]
+
+
+def test_a_failed_step_prints_one_error_line_and_steps_ignore_the_working_directory(tmp_path):
+    """Packages named like ours in the working directory are not imported; the runner adds a plain note."""
+    for package in ("stages", "em2exm"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("raise SystemExit('imported from the working directory')\n")
+    tifffile.imwrite(tmp_path / "flat.tif", np.zeros((8, 8), np.uint8))
+    volume = "{image: flat.tif, voxel_size: [1, 1, 1]}"
+    (tmp_path / "p.yaml").write_text(f"inputs: {{em: {volume}, exm: {volume}}}\nexperiments: {{names: [raw]}}\n")
+    done = subprocess.run([str(Path(sys.executable).parent / "em2exm"), "run", "p.yaml", "--only", "ingest-em"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and "3D" in errors[0], done.stderr
+    assert "em2exm run: step ingest-em failed (exit 2); its error is above" in done.stderr
+    assert "working directory" not in done.stderr and "Traceback" not in done.stderr

@@ -70,3 +70,22 @@ def test_bad_checkpoint_is_a_user_error():
         load_checkpoint(b"not a checkpoint")
     with pytest.raises(UserError):
         load_checkpoint(checkpoint_bytes({"weights": torch.zeros(1)}))
+
+
+def test_checkpoint_weights_that_do_not_fit_are_one_line_user_errors():
+    config = SegTrainConfig(preset="light", target="bc")
+    weights = build_model(config).state_dict()
+    bcd = config.model_copy(update={"target": "bcd"}).model_dump(mode="json")
+    cases = {"do not fit the network": {"config": bcd, "model": weights},
+             "not a mapping of tensors": {"config": config.model_dump(mode="json"), "model": [1.0]}}
+    for problem, state in cases.items():
+        with pytest.raises(UserError, match=problem) as caught:
+            model_from_checkpoint(load_checkpoint(checkpoint_bytes(state)))
+        assert "\n" not in str(caught.value)
+
+
+def test_refused_checkpoint_is_one_line_of_ours():
+    """A checkpoint holding other objects than tensors: our reason, never torch's advice to drop weights_only."""
+    with pytest.raises(UserError, match="refuses to load") as caught:
+        load_checkpoint(checkpoint_bytes({"config": {}, "model": {"w": io.BytesIO()}}))
+    assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)

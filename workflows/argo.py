@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from em2exm.lease import RUN_ID_ENV
 from em2exm.pipeline import Pipeline, Step
 from hera.workflows import (
     DAG,
     ConfigMapEnv,
     Container,
     EmptyDirVolume,
+    Env,
     Parameter,
     Resources,
     RetryStrategy,
@@ -93,14 +95,15 @@ def _pool(settings: ArgoSettings, step: Step) -> NodePool:
     return settings.gpu_pool if step.resources.gpu > 0 else settings.cpu_pool
 
 
-def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv]:
-    """Object-store credentials and endpoint, by reference (never values)."""
+def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv | Env]:
+    """Object-store credentials and endpoint, by reference (never values), and the workflow's run id."""
     secret = [
         SecretEnv(name=key, secret_name=settings.storage_secret, secret_key=key, optional=True)
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     ]
     endpoint = ConfigMapEnv(name="AWS_ENDPOINT_URL", config_map_name=settings.storage_configmap, config_map_key="endpoint", optional=True)
-    return [*secret, endpoint]
+    run_id = Env(name=RUN_ID_ENV, value="{{workflow.uid}}")  # the tasks of one fan-out share an output's lease
+    return [*secret, endpoint, run_id]
 
 
 def _container(settings: ArgoSettings, variant: Variant, name: str, tokens: tuple[str, ...], names: tuple[str, ...]) -> Container:

@@ -83,7 +83,7 @@ def _container_template(helm: _Helmify, template: dict[str, Any]) -> None:
     memory = f'index .Values.resources "{stage}" "memory" | quote'
     resources["requests"]["memory"] = helm.value(memory)
     resources["limits"]["memory"] = helm.value(memory)
-    for env in container["env"]:
+    for env in (e for e in container["env"] if "valueFrom" in e):
         ref = env["valueFrom"].get("secretKeyRef") or env["valueFrom"]["configMapKeyRef"]
         kind = "secretName" if "secretKeyRef" in env["valueFrom"] else "configMapName"
         ref["name"] = helm.value(f".Values.storage.{kind} | quote")

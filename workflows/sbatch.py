@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import shlex
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from em2exm import storage
@@ -40,6 +41,8 @@ class Runner:
     container: bool
     python: str
     binds: tuple[str, ...]
+    run_id: str = field(default_factory=lambda: f"slurm-{uuid.uuid4().hex[:12]}")
+    """Shared by every job of the chain (``EM2EXM_RUN_ID``): the tasks of one fan-out share an output's lease."""
 
     def command(self, step: Step, *extra: str) -> str:
         """The shell command line of ``step`` with ``extra`` arguments (already shell-quoted)."""
@@ -63,8 +66,8 @@ def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSetti
     return tuple(sorted(f for f in folders if not any(f.startswith(o.rstrip("/") + "/") for o in folders)))
 
 
-def _header(job_name: str, step: Step, settings: SlurmSettings, logs: Path, array: str | None) -> list[str]:
-    gpu = step.resources.gpu
+def _header(job_name: str, step: Step, runner: Runner, logs: Path, array: str | None) -> list[str]:
+    settings, gpu = runner.settings, step.resources.gpu
     partition = (settings.gpu_partition or settings.partition) if gpu else settings.partition
     options = [
         f"--job-name={job_name}",
@@ -78,7 +81,8 @@ def _header(job_name: str, step: Step, settings: SlurmSettings, logs: Path, arra
     options += [f"--gres=gpu:{gpu}"] if gpu else []
     options += [f"--array={array}"] if array else []
     options += list(settings.extra)
-    return ["#!/bin/bash", *(f"#SBATCH {o}" for o in options), "set -euo pipefail", "export PYTHONNOUSERSITE=1"]
+    return ["#!/bin/bash", *(f"#SBATCH {o}" for o in options), "set -euo pipefail", "export PYTHONNOUSERSITE=1",
+            f'export EM2EXM_RUN_ID="${{EM2EXM_RUN_ID:-{runner.run_id}}}"']
 
 
 def _prepare(config: PipelineConfig) -> list[str]:
@@ -93,7 +97,7 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
     prefix = f"{index:02d}-{step.name}"
 
     def job(name: str, after: list[str], body: list[str], array: str | None = None) -> Job:
-        text = "\n".join([*_header(f"{run}-{name}", step, settings, logs, array), *_prepare(config), *body]) + "\n"
+        text = "\n".join([*_header(f"{run}-{name}", step, runner, logs, array), *_prepare(config), *body]) + "\n"
         script = prefix + name.removeprefix(step.name) + ".sbatch"
         return Job(name, script, tuple(after), text)
 

@@ -3,10 +3,14 @@
 One invocation does everything by default.  For a fan-out (Argo ``withParam``, SLURM array jobs) the same
 entry point is called three ways:
 
-- ``--plan-blocks N``: prepare the output (create arrays; idempotent) and print the block ranges as a JSON
-  list of ``"START:STOP"`` strings, N blocks per task;
+- ``--plan-blocks N``: claim and prepare the output (create arrays, record the plan's fingerprint) and print the
+  block ranges as a JSON list of ``"START:STOP"`` strings, N blocks per task;
 - ``--blocks START:STOP``: process those blocks; each block is committed on its own, finished blocks are skipped;
 - ``--finalise``: check every block is done, run the stage's merge (e.g. stitching), commit the output.
+
+The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
+Every phase compares the plan's fingerprint (options and inputs) with the one recorded at prepare: a changed plan is
+exit 2, never blocks of two plans in one output.  ``--overwrite`` belongs to the prepare (or a whole run).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from em2exm import commit
+from pydantic import BaseModel
+
+from em2exm import commit, faults, outputs
 from em2exm.errors import UserError
 from em2exm.progress import progress
 
@@ -53,55 +59,75 @@ def task_ranges(count: int, per_task: int) -> list[str]:
 
 @dataclass
 class BlockwiseJob:
-    """What a blockwise stage provides: its output URL, block count and the three phases."""
+    """What a blockwise stage provides: its output, what decides it, the block count and the three phases."""
 
+    stage: str
     output: str
+    options: BaseModel
+    inputs: Mapping[str, str | None]
+    products: Sequence[str]
     count: int
     prepare: Callable[[], None]
     process: Callable[[int], dict[str, Any] | None]
     finalise: Callable[[], dict[str, Any] | None]
+    plan: dict[str, Any] = field(default_factory=dict)
+    """Derived facts of the plan (block grid, shapes, dtypes) that are part of its fingerprint."""
+
+
+def _phase(args: argparse.Namespace) -> str:
+    if args.plan_blocks is not None:
+        return "plan"
+    if args.blocks is not None:
+        return "blocks"
+    return "finalise" if args.finalise else "all"
 
 
 def run(job: BlockwiseJob, args: argparse.Namespace, overwrite: bool) -> None:
-    """Run the phases that the command-line flags ask for."""
-    if args.plan_blocks is not None:
-        _prepare(job, overwrite)
-        print(json.dumps(task_ranges(job.count, args.plan_blocks)))
-        return
-    if args.blocks is not None:
-        _process(job, parse_range(args.blocks, job.count))
-        return
-    if args.finalise:
-        _finalise(job)
-        return
-    if commit.is_complete(job.output) and not overwrite:
-        log.info("%s is complete; nothing to do (use --overwrite to redo it)", job.output)
-        return
-    _prepare(job, overwrite)
-    _process(job, range(job.count))
-    _finalise(job)
+    """Run the phases that the command-line flags ask for; every argument is checked before anything is written."""
+    phase = _phase(args)
+    ranges = task_ranges(job.count, args.plan_blocks) if phase == "plan" else []
+    blocks = parse_range(args.blocks, job.count) if phase == "blocks" else range(job.count)
+    if overwrite and phase in ("blocks", "finalise"):
+        raise UserError(f"--overwrite cannot be combined with --{phase}", "pass --overwrite to --plan-blocks (or to a whole run)")
+    if phase in ("blocks", "finalise") and not outputs.planned(job.output):
+        raise UserError(f"{job.output} has not been planned", f"run {job.stage} --plan-blocks N first")
+    options = {**job.options.model_dump(mode="json"), **{f"plan.{k}": v for k, v in job.plan.items()}}
+    with outputs.claim(job.output, stage=job.stage, options=options, inputs=job.inputs, products=job.products,
+                       overwrite=overwrite, resumable=frozenset(), joinable=phase != "all",
+                       keep_lease=phase in ("plan", "blocks"), start=False) as output:
+        output.keep = output.resumed  # a fresh plan is worth keeping once a block is done
+        if output.complete:
+            if phase == "plan":
+                print(json.dumps(ranges))
+            return
+        if not output.resumed:
+            job.prepare()
+            output.start()
+        if phase == "plan":
+            print(json.dumps(ranges))
+            return
+        if phase in ("blocks", "all"):
+            _process(job, output, blocks)
+        if phase in ("finalise", "all"):
+            _finalise(job, output)
 
 
-def _prepare(job: BlockwiseJob, overwrite: bool) -> None:
-    if overwrite:
-        commit.uncommit(job.output)
-    if not commit.done_blocks(job.output):
-        job.prepare()
-
-
-def _process(job: BlockwiseJob, blocks: range) -> None:
+def _process(job: BlockwiseJob, output: outputs.Output, blocks: range) -> None:
     done = commit.done_blocks(job.output)
     todo = [b for b in blocks if b not in done]
     if len(todo) < len(blocks):
         log.info("skipping %d finished blocks", len(blocks) - len(todo))
     for block in progress(todo, total=len(todo), desc="blocks"):
         info = job.process(block)
+        faults.point("blockwise.block-written")
+        output.check()
         commit.mark_block_done(job.output, block, info)
+        output.keep = True
 
 
-def _finalise(job: BlockwiseJob) -> None:
+def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:
     missing = sorted(set(range(job.count)) - commit.done_blocks(job.output))
     if missing:
         raise UserError(f"{len(missing)} of {job.count} blocks are not done (first: {missing[0]})", "run those blocks first")
     info = job.finalise() or {}
-    commit.mark_complete(job.output, {"blocks": job.count, **info})
+    output.commit({"blocks": job.count, **info})

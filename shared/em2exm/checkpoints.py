@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
+from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 import torch
 
-from em2exm.errors import UserError
+from em2exm.errors import UserError, one_line
 
 
 def save_checkpoint(state: dict[str, Any], f: BinaryIO) -> None:
@@ -30,4 +32,29 @@ def read_checkpoint(source: bytes | BinaryIO, fix: str) -> Any:
     try:
         return torch.load(f, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        raise UserError(f"not a readable checkpoint ({err})", fix) from err
+        raise UserError(_reason(err), fix) from err
+
+
+def _reason(err: Exception) -> str:
+    """Our one-line reason for an unreadable checkpoint; never torch's advice to load without ``weights_only``."""
+    text = str(err)
+    refused = re.search(r"GLOBAL (\S+)", text)
+    if refused:
+        return (f"the checkpoint holds Python objects ({refused.group(1)}) besides tensors and plain values; "
+                "em2exm refuses to load them because loading could run code")
+    detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", text, re.S)
+    if detail:
+        text = detail.group(1)
+    elif "weights_only" in text:
+        text = "refused by the safe loader"
+    return f"not a readable checkpoint ({one_line(text) or 'the file ends early'})"
+
+
+def load_weights(module: torch.nn.Module, weights: Any, fix: str) -> None:
+    """``module.load_state_dict(weights)``; weights that are no tensor mapping or do not fit become a UserError."""
+    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise UserError(f"the checkpoint's weights are {type(weights).__name__}, not a mapping of tensors", fix)
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as err:
+        raise UserError(f"the checkpoint's weights do not fit the network ({one_line(err, 200)})", fix) from err

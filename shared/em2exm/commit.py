@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 from em2exm import __version__, storage
@@ -30,19 +31,13 @@ def is_complete(url: str) -> bool:
 
 def mark_complete(url: str, info: dict[str, Any] | None = None) -> None:
     """Commit the output at ``url``: call only after every byte of it is written."""
-    record = {"version": __version__, "time": time.time(), **(info or {})}
-    storage.write_bytes(marker_url(url), json.dumps(record, indent=1).encode())
+    record = {"version": __version__, "time": time.time(), "commit_id": uuid.uuid4().hex, **(info or {})}
+    storage.write_atomic(marker_url(url), json.dumps(record, indent=1).encode())
 
 
 def read_marker(url: str) -> dict[str, Any]:
     """The record stored by :func:`mark_complete`."""
     return json.loads(storage.read_bytes(marker_url(url)))
-
-
-def uncommit(url: str) -> None:
-    """Withdraw the completion marker (the first step of an overwrite)."""
-    storage.remove(marker_url(url))
-    storage.remove(storage.join(url, BLOCK_MARKERS))
 
 
 def block_done(url: str, block_id: int) -> bool:
@@ -52,7 +47,7 @@ def block_done(url: str, block_id: int) -> bool:
 
 def mark_block_done(url: str, block_id: int, info: dict[str, Any] | None = None) -> None:
     """Commit one block of a blockwise output, after its data is written."""
-    storage.write_bytes(storage.join(url, BLOCK_MARKERS, str(block_id)), json.dumps(info or {}).encode())
+    storage.write_atomic(storage.join(url, BLOCK_MARKERS, str(block_id)), json.dumps(info or {}).encode())
 
 
 def read_block_info(url: str, block_id: int) -> dict[str, Any]:

@@ -6,22 +6,33 @@ Every stage reads its own section; ``--set a.b=value`` overrides any key on ever
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from em2exm import storage
-from em2exm.errors import UserError
+from em2exm.errors import UserError, one_line
 
 if TYPE_CHECKING:
     from em2exm.pipeline_config import PipelineConfig
 
 Model = TypeVar("Model", bound=BaseModel)
-Triple = tuple[float, float, float]
+
+
+def positive_sizes(value: tuple[float, float, float]) -> tuple[float, float, float]:
+    """``value`` when all three sizes are finite and > 0; else a ValueError naming them."""
+    if not all(math.isfinite(v) and v > 0 for v in value):
+        raise ValueError(f"sizes must be three finite numbers > 0 (z y x, nanometres), got {list(value)}")
+    return value
+
+
+Triple = Annotated[tuple[float, float, float], AfterValidator(positive_sizes)]
+"""A voxel size (z, y, x) in nanometres."""
 
 
 class StrictModel(BaseModel):
@@ -36,8 +47,9 @@ class VolumeSource(StrictModel):
     image: str
     labels: str | None = None
     voxel_size: Triple
-    expansion_factor: float = 1.0
+    expansion_factor: float = Field(1.0, gt=0)
     subvolume: int | None = None
+    channel: int | None = Field(None, ge=0, description="the channel to ingest from a multi-channel (e.g. RGB) image")
 
 
 class Inputs(StrictModel):
@@ -55,6 +67,9 @@ class IngestOptions(StrictModel):
     invert: bool = False
     chunks: tuple[int, int, int] = (64, 64, 64)
     crop: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None
+    nan_policy: Literal["error", "fill-min", "fill-median"] = Field(
+        "error", description="NaN/inf image voxels: refuse the image, or replace them by the min or median of the rest"
+    )
 
     @field_validator("clip_percentiles")
     @classmethod
@@ -148,7 +163,8 @@ def validate(model: type[Model], data: dict[str, Any], where: str) -> Model:
             ) from exc
         if error["type"] == "missing":
             raise UserError(f"missing config key '{key}' in {where}", "add it to the config or pass it as a flag") from exc
-        raise UserError(f"bad value for '{key}' in {where}: {error['msg']}", "fix the value") from exc
+        message = error["msg"].removeprefix("Value error, ")
+        raise UserError(f"bad value for '{key}' in {where}: {message}", "fix the value") from exc
 
 
 def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
@@ -167,6 +183,12 @@ def read_yaml(path: str) -> dict[str, Any]:
         text = storage.read_bytes(path).decode()
     except FileNotFoundError as exc:
         raise UserError(f"config file {path} not found", "pass an existing --config path") from exc
+    except IsADirectoryError as exc:
+        raise UserError(f"config path {path} is a folder", "pass the pipeline YAML file inside it") from exc
+    except OSError as exc:
+        raise UserError(f"cannot read config file {path} ({exc.strerror or exc})", "pass a readable YAML file") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config file {path} is not text (binary at byte {exc.start})", "pass a YAML text file") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -184,6 +206,9 @@ def load_pipeline(path: str, sets: Sequence[str] = ()) -> PipelineConfig:
 
     data = apply_sets(read_yaml(path), sets)
     config = validate(PipelineConfig, data, path)
+    sources = (config.inputs.em, config.inputs.exm)
+    for location in (config.run.store, *(s.image for s in sources), *(s.labels for s in sources if s.labels)):
+        storage.check_url(location)
     base = Path(path).resolve().parent if storage.protocol_of(path) == "file" else None
     if base is not None:
         for source in (config.inputs.em, config.inputs.exm):
@@ -210,7 +235,11 @@ def section_from_sources(
     """
     data: dict[str, Any] = {}
     if config_path:
-        data.update(read_yaml(config_path).get(section) or {})
+        found = read_yaml(config_path).get(section) or {}
+        if not isinstance(found, dict):
+            raise UserError(f"section '{section}' of {config_path} is not a mapping but {one_line(repr(found), 40)}",
+                            f"write its options as keys under '{section}:'")
+        data.update(found)
     if params_json:
         try:
             params = json.loads(params_json)

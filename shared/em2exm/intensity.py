@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
@@ -54,3 +55,10 @@ def to_uint8(
     if invert:
         scaled = 1.0 - scaled
     return np.round(scaled * 255.0).astype(np.uint8)
+
+
+def fill_non_finite(volume: np.ndarray, mask: np.ndarray, statistic: Literal["min", "median"]) -> np.ndarray:
+    """``volume`` with the voxels in ``mask`` (e.g. NaN/inf) set, in place, to the min or median of the others."""
+    volume[mask] = np.nan
+    volume[mask] = np.nanmin(volume) if statistic == "min" else np.nanmedian(volume)
+    return volume

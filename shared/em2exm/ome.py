@@ -78,10 +78,12 @@ def create_image(
     provenance: dict[str, Any] | None = None,
     name: str = "image",
 ) -> zarr.Array:
-    """Create (replacing any old one) an OME-Zarr image group at ``url`` and return its level-0 array."""
+    """Create (replacing any old one) an OME-Zarr image group at ``url`` and return its level-0 array.
+
+    Only the group's metadata and its ``0`` array are replaced; nothing else under ``url`` is touched."""
     _check_geometry(shape, axes, voxel_size)
-    root = zarr.open_group(storage.zarr_store(url), mode="w", zarr_format=3)
-    root.attrs.update(
+    root = zarr.open_group(storage.zarr_store(url), mode="a", zarr_format=3)
+    root.attrs.put(
         {
             "ome": {"version": NGFF_VERSION, "multiscales": _multiscales(name, axes, voxel_size)},
             "em2exm": {"version": __version__, **(provenance or {})},
@@ -94,6 +96,7 @@ def create_image(
         chunks=tuple(chunks) if chunks else default_chunks(shape),
         dimension_names=list(axes),
         fill_value=0,
+        overwrite=True,
     )
 
 
@@ -117,8 +120,8 @@ def create_labels(
     if name not in names:
         names.append(name)
     labels_group.attrs["ome"] = {"version": NGFF_VERSION, "labels": names}
-    group = labels_group.create_group(name, overwrite=True)
-    group.attrs.update(
+    group = labels_group.require_group(name)
+    group.attrs.put(
         {
             "ome": {
                 "version": NGFF_VERSION,
@@ -135,6 +138,7 @@ def create_labels(
         chunks=tuple(chunks) if chunks else default_chunks(shape),
         dimension_names=list(SPACE_AXES),
         fill_value=0,
+        overwrite=True,
     )
 
 
@@ -187,3 +191,29 @@ def _check_geometry(shape: Sequence[int], axes: Sequence[str], voxel_size: Seque
         raise UserError(f"axes must end in z,y,x, got {tuple(axes)}", "reorder the volume to (..., z, y, x)")
     if len(voxel_size) != 3 or any(float(v) <= 0 for v in voxel_size):
         raise UserError(f"voxel size must be three positive numbers (z y x nm), got {voxel_size}", "fix --voxel-size")
+
+
+PRODUCTS = ("zarr.json", "0", "labels")
+"""What an OME-Zarr image output consists of: its metadata, its level-0 array and its label images."""
+
+
+def read_region(volume: Volume, box: tuple[slice, ...], fix: str = "the volume is corrupt: rewrite it") -> np.ndarray:
+    """``volume.array[box]`` as numpy; a corrupt or truncated chunk becomes a UserError with ``fix``."""
+    try:
+        return np.asarray(volume.array[box])
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise UserError(f"cannot read {volume.url} at {box} ({exc})", fix) from exc
+
+
+class Regions:
+    """A volume as an array-like read region by region through :func:`read_region` (for block readers)."""
+
+    def __init__(self, volume: Volume, fix: str) -> None:
+        self.volume, self.fix = volume, fix
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.volume.shape
+
+    def __getitem__(self, box: tuple[slice, ...]) -> np.ndarray:
+        return read_region(self.volume, box, self.fix)

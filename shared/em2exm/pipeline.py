@@ -128,6 +128,8 @@ def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target:
         args += ["--labels", source.labels]
     if source.subvolume is not None:
         args += ["--subvolume", str(source.subvolume)]
+    if source.channel is not None:
+        args += ["--channel", str(source.channel)]
     if target is not None:
         args += ["--target-voxel-size", *map(str, target)]
     args += ["--output", output, "--params", params_json(steps.config.ingest)]

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 
 from em2exm import commit
 from em2exm.config import load_pipeline
-from em2exm.errors import UserError
+from em2exm.errors import ReportedError
 from em2exm.layout import RunLayout
+from em2exm.lease import RUN_ID_ENV
 from em2exm.pipeline import Pipeline, Step, build_pipeline
 from em2exm.stagekit import _Parser
 
 log = logging.getLogger("em2exm.run")
+SAFE_PATH = "-P" if sys.version_info >= (3, 11) else "-I"  # keeps the working directory off the steps' sys.path
 
 
 def is_done(step: Step) -> bool:
@@ -23,19 +28,26 @@ def is_done(step: Step) -> bool:
     return all(commit.is_complete(url) for url in step.outputs)
 
 
+def local_command(step: Step, overwrite: bool = False) -> list[str]:
+    """The command this machine runs for ``step``: this interpreter, never importing from the working directory."""
+    python, *rest = step.command(python=sys.executable)
+    return [python, SAFE_PATH, *rest, *(["--overwrite"] if overwrite else [])]
+
+
 def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str] = ()) -> list[str]:
     """Run the steps as subprocesses (the same commands the other backends run); return those run."""
     ran = []
+    environment = {**os.environ, RUN_ID_ENV: os.environ.get(RUN_ID_ENV) or f"local-{uuid.uuid4().hex[:12]}"}
     for step in pipeline.steps:
         if only and step.name not in only:
             continue
         if is_done(step) and not overwrite:
             log.info("skip %s (complete)", step.name)
             continue
-        command = step.command(python=sys.executable) + (["--overwrite"] if overwrite else [])
-        log.info("run %s: %s", step.name, " ".join(command[1:]))
+        command = local_command(step, overwrite)
+        log.info("run %s: %s", step.name, shlex.join(command[1:]))
         start = time.monotonic()
-        code = subprocess.call(command)
+        code = subprocess.call(command, env=environment)
         if code != 0:
             raise StepFailedError(step.name, code)
         log.info("done %s in %.1f s", step.name, time.monotonic() - start)
@@ -64,13 +76,13 @@ def main(argv: Sequence[str]) -> None:
     pipeline = build_pipeline(config)
     if args.list:
         for step in pipeline.steps:
-            print(f"{step.name}  needs={pipeline.needs(step)}  gpu={step.resources.gpu}\n  {' '.join(step.command())}")
+            print(f"{step.name}  needs={pipeline.needs(step)}  gpu={step.resources.gpu}\n  {shlex.join(local_command(step))}")
         return
     try:
         ran = run_pipeline(pipeline, args.overwrite, args.only)
     except StepFailedError as exc:
         if exc.code == 2:
-            raise UserError(str(exc), "read the step's error above") from exc
+            raise ReportedError(f"em2exm run: step {exc.step} failed (exit 2); its error is above") from exc
         raise
     log.info("pipeline complete (%d steps run, %d skipped)", len(ran), len(pipeline.steps) - len(ran))
     if not args.only:

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from em2exm import commit
+from em2exm import storage
 from em2exm.config import section_from_sources, validate
-from em2exm.errors import UserError
+from em2exm.errors import ReportedError, UserError
 
 Options = TypeVar("Options", bound=BaseModel)
 log = logging.getLogger("em2exm")
@@ -37,7 +37,8 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="pipeline YAML (path or URL); the stage reads its own section")
     parser.add_argument("--params", help="the stage's options as a JSON object")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an option")
-    parser.add_argument("--overwrite", action="store_true", help="redo outputs that are already complete")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo an output em2exm already wrote (only its own files are removed; never data it did not write)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -46,16 +47,11 @@ def options_from_args(args: argparse.Namespace, section: str, model: type[Option
     """Merge config section, ``--params``, ``--set`` and explicit flags (highest wins) into ``model``."""
     data = section_from_sources(section, args.config, args.params, args.set)
     data.update({k: v for k, v in flags.items() if v is not None})
-    return validate(model, data, f"the '{section}' options")
-
-
-def should_run(output_url: str, overwrite: bool) -> bool:
-    """False (and a log line) when ``output_url`` is already complete and not to be overwritten."""
-    if commit.is_complete(output_url) and not overwrite:
-        log.info("%s is complete; nothing to do (use --overwrite to redo it)", output_url)
-        return False
-    commit.uncommit(output_url)
-    return True
+    options = validate(model, data, f"the '{section}' options")
+    for value in options.model_dump().values():
+        if isinstance(value, str):
+            storage.check_url(value)
+    return options
 
 
 def run_stage(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:
@@ -68,7 +64,7 @@ def run_stage(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None 
     try:
         main(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc if isinstance(exc, ReportedError) else f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

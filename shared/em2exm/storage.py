@@ -8,6 +8,7 @@ S3 settings come from the environment, never from configs or workflows:
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import fsspec
@@ -122,13 +123,18 @@ def write_atomic(url: str, data: bytes) -> None:
         write_bytes(url, data)
         return
     path = normalise(url)
+    os.replace(_synced_temporary(path, data), path)
+
+
+def _synced_temporary(path: str, data: bytes) -> str:
+    """A new file beside ``path`` holding ``data``, flushed to disk; its name is returned."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    return tmp
 
 
 def remove(url: str) -> None:
@@ -144,3 +150,84 @@ def list_names(url: str) -> list[str]:
     if not fs.exists(path):
         return []
     return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False, refresh=True))
+
+
+def is_file(url: str) -> bool:
+    """Whether ``url`` is a single object or file (not a folder or prefix)."""
+    fs, path = filesystem(url)
+    try:
+        return fs.info(path).get("type") == "file"
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def create_exclusive(url: str, data: bytes) -> bool:
+    """Create the object at ``url`` holding ``data`` only if nothing is there; False when something is.
+
+    One step everywhere: locally a synced temporary file hard-linked into place (``link`` fails when the
+    name exists), in S3 a conditional PUT (``If-None-Match: *``), in memory under a process-wide lock."""
+    protocol = protocol_of(url)
+    if protocol == "file":
+        path = normalise(url)
+        tmp = _synced_temporary(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
+    fs, path = filesystem(url)
+    if protocol == "memory":
+        with _MEMORY_LOCK:
+            if fs.exists(path):
+                return False
+            fs.pipe_file(path, data)
+            return True
+    try:
+        fs.pipe_file(path, data, mode="create")
+    except (FileExistsError, OSError):
+        if fs.exists(path):
+            return False
+        raise
+    return True
+
+
+_MEMORY_LOCK = threading.Lock()
+
+
+BUCKET_PROTOCOLS = ("s3", "gs", "gcs", "az", "abfs")
+
+
+def check_url(url: str) -> None:
+    """Fail early, with a fix, on a URL no storage can serve: an unknown protocol or an object store without bucket."""
+    protocol = protocol_of(url)
+    if protocol == "file":
+        return
+    if protocol not in fsspec.available_protocols():
+        raise UserError(f"{url} has an unknown storage protocol '{protocol}://'", "use a path, file://, s3:// or memory://")
+    if protocol in BUCKET_PROTOCOLS and not url.split("://", 1)[1].split("/", 1)[0]:
+        raise UserError(f"{url} names no bucket", f"write {protocol}://BUCKET/path")
+
+
+def existing_ancestor(url: str) -> str:
+    """The nearest local folder at or above ``url`` that exists (``url`` itself for object stores)."""
+    if protocol_of(url) != "file":
+        return url
+    path = normalise(url)
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def remove_empty_folders(url: str, keep: str) -> None:
+    """Remove the local folder at ``url`` and its parents while they are empty, stopping at ``keep``."""
+    if protocol_of(url) != "file":
+        return
+    path, keep = normalise(url), normalise(keep)
+    while path != keep and path.startswith(keep.rstrip("/") + "/"):
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
+        path = os.path.dirname(path)

@@ -11,8 +11,8 @@ from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.heads import Generator
 from em2exm.ccgan.networks import build_generator, load_reference_generator
 from em2exm.ccgan.trainer import FORMAT, CCGANTrainer
-from em2exm.checkpoints import checkpoint_bytes, read_checkpoint, save_checkpoint
-from em2exm.errors import UserError
+from em2exm.checkpoints import checkpoint_bytes, load_weights, read_checkpoint, save_checkpoint
+from em2exm.errors import UserError, one_line
 
 __all__ = [
     "checkpoint_bytes", "checkpoint_config", "generator_from_checkpoint", "load_checkpoint", "reference_generator",
@@ -27,15 +27,17 @@ def load_checkpoint(source: bytes | BinaryIO) -> dict[str, Any]:
     state = read_checkpoint(source, _FIX)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError("file is not an em2exm CCGAN checkpoint", _FIX)
+    if not isinstance(state.get("nets"), dict):
+        raise UserError("the CCGAN checkpoint has no 'nets' mapping of network weights", _FIX)
     return state
 
 
 def checkpoint_config(state: dict[str, Any]) -> CCGANConfig:
     """The training config stored in a checkpoint."""
     try:
-        return CCGANConfig.model_validate(state["config"])
+        return CCGANConfig.model_validate(state.get("config"))
     except ValidationError as err:
-        raise UserError(f"checkpoint config is invalid: {err}", "retrain with this version of em2exm") from err
+        raise UserError(f"checkpoint config is invalid: {one_line(err)}", "retrain with this version of em2exm") from err
 
 
 def trainer_from_checkpoint(state: dict[str, Any], device: str | torch.device | None = None) -> CCGANTrainer:
@@ -52,7 +54,7 @@ def generator_from_checkpoint(
     if which not in ("G_A", "G_B"):
         raise ValueError("which must be 'G_A' or 'G_B'")
     generator = build_generator(checkpoint_config(state))
-    generator.load_state_dict(state["nets"][which])
+    load_weights(generator, state["nets"].get(which), _FIX)
     return generator.to(device).eval()
 
 

@@ -24,6 +24,7 @@ from em2exm.ccgan.losses import gan_loss, seg_loss
 from em2exm.ccgan.networks import build_discriminator, build_generator, check_patch, memory_format
 from em2exm.ccgan.pool import ImagePool
 from em2exm.ccgan.schedule import follow_schedule, make_scheduler
+from em2exm.checkpoints import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class CCGANTrainer:
         """Restore a ``state_dict()``: the networks must match this trainer's config; its learning-rate schedule
         (``n_epochs``, ``n_epochs_decay``) is this config's, so a resumed run may train longer."""
         for name, net in self.nets.items():
-            net.load_state_dict(state["nets"][name])
+            load_weights(net, state["nets"].get(name), "train afresh with --overwrite")
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():

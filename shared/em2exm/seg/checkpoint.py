@@ -6,8 +6,8 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from em2exm.checkpoints import checkpoint_bytes, read_checkpoint, save_checkpoint
-from em2exm.errors import UserError
+from em2exm.checkpoints import checkpoint_bytes, load_weights, read_checkpoint, save_checkpoint
+from em2exm.errors import UserError, one_line
 from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.heads import out_channels
 from em2exm.seg.unet import UNet3D, build_unet
@@ -20,11 +20,14 @@ def build_model(config: SegTrainConfig) -> UNet3D:
     return build_unet(config.preset, out_channels(config.target), norm=config.norm)
 
 
+_FIX = "point to a file written by the seg trainer"
+
+
 def load_checkpoint(source: bytes | BinaryIO) -> dict[str, Any]:
     """Read a checkpoint safely (tensors and plain values only) onto the CPU."""
-    state = read_checkpoint(source, "point to a file written by the seg trainer")
+    state = read_checkpoint(source, _FIX)
     if not isinstance(state, dict) or not {"config", "model"} <= state.keys():
-        raise UserError("checkpoint lacks 'config' or 'model'", "point to a file written by the seg trainer")
+        raise UserError("checkpoint lacks 'config' or 'model'", _FIX)
     return state
 
 
@@ -33,7 +36,7 @@ def model_from_checkpoint(state: dict[str, Any]) -> tuple[UNet3D, SegTrainConfig
     try:
         config = SegTrainConfig.model_validate(state["config"])
     except ValidationError as err:
-        raise UserError(f"checkpoint config is invalid: {err}", "retrain with this version of em2exm") from err
+        raise UserError(f"checkpoint config is invalid: {one_line(err)}", "retrain with this version of em2exm") from err
     model = build_model(config)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], _FIX)
     return model.eval(), config

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from em2exm.checkpoints import load_weights
 from em2exm.seg.checkpoint import build_model
 from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.heads import normalize_image
@@ -116,7 +117,7 @@ class SegTrainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from ``state_dict()`` output (e.g. via ``load_checkpoint``)."""
-        self.model.load_state_dict(state["model"])
+        load_weights(self.model, state["model"], "train afresh with --overwrite")
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = int(state["iteration"])
         self.rng.bit_generator.state = state["rng"]

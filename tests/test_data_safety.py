@@ -1,0 +1,283 @@
+"""Data safety: em2exm never touches what it did not write, one writer per output (leases), changed plans are
+refused, and decode's finalise can be killed at any instant and resumed to the same bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+from em2exm import commit, lease, ome, outputs, storage
+from em2exm.errors import UserError
+from em2exm.stagekit import run_stage
+from test_decode_stage import ball_maps, write_maps
+
+from stages import decode as decode_stage
+from stages import ingest as ingest_stage
+
+SHAPE = (32, 64, 256)
+PLAN = ["--set", "block=[16,64,128]", "--set", "halo=[8,12,12]", "--set", "thres_small=8", "--set", "seed_thres=4"]
+
+
+def _decode(*args: str) -> int:
+    return run_stage(decode_stage.main, list(args))
+
+
+def _predictions(root: Path | str, name: str = "p.zarr") -> str:
+    """Maps written as seg-infer would: committed, so decode sees a stable input identity."""
+    url = write_maps(storage.join(str(root), name), ball_maps(3, SHAPE), ["foreground", "contour"])
+    commit.mark_complete(url, {"stage": "seg-infer"})
+    return url
+
+
+def _chunk_bytes(labels_url: str) -> dict[str, bytes]:
+    """Every stored object of a label image's level 0 (chunks and metadata), by relative path."""
+    fs, root = storage.filesystem(storage.join(labels_url, "0"))
+    return {path.removeprefix(root).lstrip("/"): bytes(fs.cat_file(path)) for path in sorted(fs.find(root))}
+
+
+def _stage_subprocess(stage: str, *args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-P", "-m", f"stages.{stage}", *args], cwd=REPO,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# --- conditional create and leases -------------------------------------------------------------------------
+
+def _exclusive_twice(url: str) -> None:
+    assert storage.create_exclusive(url, b"first")
+    assert not storage.create_exclusive(url, b"second")
+    assert storage.read_bytes(url) == b"first"
+
+
+def test_create_exclusive_local_and_memory(tmp_path: Path) -> None:
+    _exclusive_twice(str(tmp_path / "a" / "lease.json"))
+    _exclusive_twice(f"memory://em2exm-test-{time.time_ns()}/lease.json")
+
+
+def test_create_exclusive_on_real_s3(s3_env) -> None:
+    _exclusive_twice(f"s3://{s3_env.bucket}/exclusive-{time.time_ns()}/lease.json")
+
+
+def _foreign_lease(url: str, age_s: float, host: str = "another-host", pid: int = 1) -> None:
+    record = {"run_id": "other-run", "host": host, "pid": pid, "stage": "decode", "heartbeat": time.time() - age_s}
+    storage.write_atomic(storage.join(url, lease.LEASE), json.dumps(record).encode())
+
+
+def _lease_rules(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(lease.RUN_ID_ENV, "run-a")
+    first = lease.Lease(url, "decode", joinable=True)
+    first.acquire()
+    monkeypatch.setenv(lease.RUN_ID_ENV, "run-b")
+    with pytest.raises(UserError, match="being written by run run-a"):
+        lease.Lease(url, "decode", joinable=True).acquire()
+    monkeypatch.setenv(lease.RUN_ID_ENV, "run-a")
+    joined = lease.Lease(url, "decode", joinable=True)
+    joined.acquire()  # another task of the same fan-out
+    joined.stop()
+    first.release()
+    assert not storage.exists(storage.join(url, lease.LEASE))
+
+
+def test_lease_one_writer_per_run_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _lease_rules(str(tmp_path / "out"), monkeypatch)
+
+
+def test_lease_one_writer_per_run_on_real_s3(s3_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    _lease_rules(f"s3://{s3_env.bucket}/lease-{time.time_ns()}", monkeypatch)
+
+
+def test_stale_lease_is_taken_over_and_its_old_holder_cannot_commit(tmp_path: Path, monkeypatch) -> None:
+    url = str(tmp_path / "out")
+    monkeypatch.setenv(lease.TIMEOUT_ENV, "30")
+    _foreign_lease(url, age_s=5)
+    with pytest.raises(UserError, match="other-run"):
+        lease.Lease(url, "decode", joinable=False).acquire()
+    _foreign_lease(url, age_s=31)
+    taker = lease.Lease(url, "decode", joinable=False)
+    taker.acquire()
+    taker.check()
+    _foreign_lease(url, age_s=0)  # as if the old holder had written again: the taker must notice
+    with pytest.raises(UserError, match="now held by run other-run"):
+        taker.check()
+    taker.release()
+    assert storage.exists(storage.join(url, lease.LEASE))  # not ours any more: left alone
+
+
+def test_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    url = str(tmp_path / "out")
+    _foreign_lease(url, age_s=0, host=socket.gethostname(), pid=int(dead.stdout))
+    taker = lease.Lease(url, "decode", joinable=False)
+    taker.acquire()
+    taker.release()
+
+
+# --- ownership and inputs ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("relation", ["equal", "inside", "contains"])
+def test_output_overlapping_an_input_is_refused(tmp_path: Path, relation: str) -> None:
+    source = str(tmp_path / "data" / "in.zarr")
+    output = {"equal": source, "inside": f"{source}/sub", "contains": str(tmp_path / "data")}[relation]
+    with pytest.raises(UserError, match="write the output to a separate location"):
+        outputs.check_separate(output, {"image": source})
+
+
+@pytest.fixture
+def tiff_input(tmp_path: Path) -> str:
+    import tifffile
+
+    path = tmp_path / "raw" / "em.tif"
+    path.parent.mkdir()
+    tifffile.imwrite(path, np.random.default_rng(0).integers(0, 255, (8, 16, 16), dtype=np.uint8))
+    return str(path)
+
+
+def _ingest(image: str, output: str, *extra: str) -> int:
+    return run_stage(ingest_stage.main, ["--image", image, "--voxel-size", "30", "8", "8", "--output", output, *extra])
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_ingest_never_touches_a_users_folder(tmp_path: Path, tiff_input: str, overwrite: list[str], capsys) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("years of work")
+    assert _ingest(tiff_input, str(folder), *overwrite) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert sorted(os.listdir(folder)) == ["thesis.txt"] and (folder / "thesis.txt").read_text() == "years of work"
+
+
+@pytest.mark.parametrize("output", ["input_folder", "input_file", "a_file"])
+def test_ingest_output_on_input_or_file_exits_2(tmp_path: Path, tiff_input: str, output: str, capsys) -> None:
+    target = {"input_folder": str(Path(tiff_input).parent), "input_file": tiff_input, "a_file": str(tmp_path / "f.txt")}[output]
+    Path(tmp_path / "f.txt").write_text("keep")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert _ingest(tiff_input, target, "--overwrite") == 2
+    assert capsys.readouterr().err.count("error:") == 1
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_overwrite_removes_only_what_em2exm_wrote(tmp_path: Path, tiff_input: str) -> None:
+    output = tmp_path / "em.zarr"
+    assert _ingest(tiff_input, str(output)) == 0
+    (output / "notes.md").write_text("my notes")
+    first = commit.read_marker(str(output))["commit_id"]
+    assert _ingest(tiff_input, str(output), "--overwrite") == 0
+    assert (output / "notes.md").read_text() == "my notes"
+    assert commit.read_marker(str(output))["commit_id"] != first
+    assert ome.open_image(str(output)).shape == (8, 16, 16)
+
+
+def test_users_objects_on_real_s3_survive(s3_env, tiff_input: str) -> None:
+    prefix = f"s3://{s3_env.bucket}/users-{time.time_ns()}"
+    storage.write_bytes(f"{prefix}/data.csv", b"a,b\n1,2\n")
+    for extra in ([], ["--overwrite"]):
+        assert _ingest(tiff_input, prefix, *extra) == 2
+    assert storage.list_names(prefix) == ["data.csv"] and storage.read_bytes(f"{prefix}/data.csv") == b"a,b\n1,2\n"
+
+
+def test_failed_stage_leaves_a_new_location_as_it_was(tmp_path: Path) -> None:
+    url = str(tmp_path / "out")
+
+    with pytest.raises(RuntimeError), outputs.claim(url, stage="t", options={}, inputs={}, products=("x",),
+                                                     overwrite=False) as output:
+        output.start()
+        storage.write_bytes(storage.join(url, "x"), b"half")
+        raise RuntimeError("killed by a bug")
+    assert not os.path.exists(url)
+
+
+# --- plans ------------------------------------------------------------------------------------------------
+
+def test_changed_plan_is_refused_in_every_phase(tmp_path: Path, capsys) -> None:
+    url = _predictions(tmp_path)
+    assert _decode("--predictions", url, *PLAN, "--plan-blocks", "2") == 0
+    assert _decode("--predictions", url, *PLAN, "--blocks", "0:2") == 0
+    capsys.readouterr()
+    other = [*PLAN, "--set", "block=[16,64,64]"]
+    assert _decode("--predictions", url, *other, "--blocks", "0:2") == 2
+    err = capsys.readouterr().err
+    assert "planned differently" in err and "options.block" in err and "--overwrite" in err
+    assert _decode("--predictions", url, *PLAN, "--set", "thres_small=9", "--finalise") == 2
+    assert _decode("--predictions", url, *other) == 2
+    assert _decode("--predictions", url, *other, "--blocks", "0:1", "--overwrite") == 2  # overwrite is the plan's
+    assert _decode("--predictions", url, *PLAN, "--blocks", "2:4") == 0
+    assert _decode("--predictions", url, *PLAN, "--finalise") == 0
+    assert commit.is_complete(f"{url}/labels/instances")
+
+
+def test_rewritten_input_is_refused_for_a_complete_output(tmp_path: Path, capsys) -> None:
+    url = _predictions(tmp_path)
+    assert _decode("--predictions", url, *PLAN) == 0
+    commit.mark_complete(url, {"stage": "seg-infer"})  # the predictions were made again
+    capsys.readouterr()
+    assert _decode("--predictions", url, *PLAN) == 2
+    assert "input.predictions was rewritten" in capsys.readouterr().err
+
+
+# --- killed finalise ---------------------------------------------------------------------------------------
+
+def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(lease.RUN_ID_ENV, f"fanout-{root.rsplit('/', 1)[-1]}")
+    url = _predictions(root)
+    assert _decode("--predictions", url, *PLAN, "--plan-blocks", "1") == 0
+    assert _decode("--predictions", url, *PLAN, "--blocks", "0:4") == 0
+    return url
+
+
+ALL_KILL_POINTS = [f"decode.finalise.chunk:{k}:kill" for k in range(1, 9)] + [f"decode.finalise.block:{k}:kill" for k in range(1, 5)]
+
+
+def test_finalise_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monkeypatch, capsys) -> None:
+    _kill_finalise_and_resume(str(tmp_path), ALL_KILL_POINTS, monkeypatch, capsys)
+
+
+def test_finalise_killed_mid_block_on_real_s3_resumes_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
+    points = ["decode.finalise.chunk:3:kill", "decode.finalise.block:2:kill"]  # inside block 2's objects; after it
+    _kill_finalise_and_resume(f"s3://{s3_env.bucket}/finalise-{time.time_ns()}", points, monkeypatch, capsys)
+
+
+def _kill_finalise_and_resume(root: str, points: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    reference = _planned_and_processed(storage.join(root, "reference"), monkeypatch)
+    assert _decode("--predictions", reference, *PLAN, "--finalise") == 0
+    expected = _chunk_bytes(f"{reference}/labels/instances")
+    assert sum(name.startswith("c/") for name in expected) == 8  # 4 blocks of 2 chunks: kills fall between chunks of one block, and between blocks
+    for trial, fault in enumerate(points):
+        url = _planned_and_processed(storage.join(root, f"trial{trial}"), monkeypatch)
+        killed = _stage_subprocess("decode", "--predictions", url, *PLAN, "--finalise", env={"EM2EXM_FAULT": fault})
+        assert killed.wait(timeout=120) == -9, (fault, killed.stderr.read() if killed.stderr else "")
+        killed.stdout.close(), killed.stderr.close()  # type: ignore[union-attr, func-returns-value]
+        assert not commit.is_complete(f"{url}/labels/instances")
+        assert _decode("--predictions", url, *PLAN, "--finalise") == 0, capsys.readouterr().err
+        assert _chunk_bytes(f"{url}/labels/instances") == expected, fault
+
+
+# --- two writers ------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_two_concurrent_decodes_one_writes_the_other_exits_2(tmp_path: Path, capsys) -> None:
+    reference = _predictions(tmp_path / "reference")
+    assert _decode("--predictions", reference, *PLAN) == 0
+    expected = _chunk_bytes(f"{reference}/labels/instances")
+    for trial in range(20):
+        url = _predictions(tmp_path / f"trial{trial}")
+        labels = Path(url) / "labels" / "instances"
+        first = _stage_subprocess("decode", "--predictions", url, *PLAN,
+                                  env={"EM2EXM_FAULT": "outputs.claimed:1:sleep0.5"})
+        deadline = time.monotonic() + 60
+        while not (labels / lease.LEASE).exists():
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.01)
+        capsys.readouterr()
+        assert _decode("--predictions", url, *PLAN) == 2
+        assert "being written by run" in capsys.readouterr().err
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert _chunk_bytes(str(labels)) == expected
+        assert commit.is_complete(str(labels)) and not (labels / lease.LEASE).exists()
