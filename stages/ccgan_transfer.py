@@ -1,4 +1,4 @@
-"""ccgan-transfer: translate an EM volume into the ExM domain with the trained generator G_A, blockwise.
+"""ccgan-transfer: translate an EM volume into the ExM domain with the trained generator G_A (or ExM into EM with G_B), blockwise.
 
 Writes the OME-Zarr ``--output``:
 
@@ -7,7 +7,9 @@ Writes the OME-Zarr ``--output``:
   build-dataset can pair them with the translated image;
 - ``<output>/seg_probability``: when the generator has a segmentation head, its maps as a nested OME-Zarr
   image (c, z, y, x; no labels of its own), uint8 = probability * 255, channels in ``seg_target`` order
-  (b: foreground, c: contour; a distance channel d is stored as (d + 1) / 2 * 255).
+  (b: foreground, c: contour; a distance channel d is stored as (d + 1) / 2 * 255), named in
+  ``attributes.em2exm.channels`` as seg-infer names its maps, so decode reads them alike. With ``generator: G_B``
+  on an ExM volume these maps are a segmentation of the ExM volume by the CCGAN alone.
 
 ``--checkpoint`` is a finished ccgan-train output folder (or a ``checkpoint.pt`` file in one). 2D generators
 translate slice by slice, 3D ones in windows that overlap by ``overlap`` and are blended per voxel (see
@@ -38,6 +40,7 @@ from em2exm.errors import UserError
 log = logging.getLogger("em2exm.ccgan_transfer")
 LABELS_NAME = "groundtruth"
 SEG = "seg_probability"
+SEG_NAMES = {"b": "foreground", "c": "contour", "d": "distance"}
 CORRUPT = "the input volume is corrupt: rewrite it (em2exm ingest)"
 
 
@@ -83,7 +86,7 @@ class Transfer:
         self.params = params
         self.state = read_checkpoint(params.checkpoint)
         self.config = checkpoint_config(self.state)
-        self.generator = generator_from_checkpoint(self.state, "G_A")  # weights checked before anything is written
+        self.generator = generator_from_checkpoint(self.state, params.generator)  # weights checked before anything is written
         self.image = ome.open_image(params.image)
         self.labels = ome.open_image(params.labels) if params.labels else None
         self.shape = self._check_inputs()
@@ -122,7 +125,7 @@ class Transfer:
 
     @cached_property
     def translator(self) -> Translator:
-        """G_A on the device with this volume's window grid (moved to the device on first use)."""
+        """The generator on the device with this volume's window grid (moved to the device on first use)."""
         p = self.params
         return Translator(
             self.generator.to(self.device),
@@ -156,7 +159,7 @@ class Transfer:
                 voxel,
                 axes=("c", "z", "y", "x"),
                 chunks=(1, *self.chunks),
-                provenance=provenance,
+                provenance={**provenance, "channels": [SEG_NAMES[c] for c in self.config.seg_target]},
                 name=SEG,
             )
 

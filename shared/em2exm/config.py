@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from em2exm import storage
 from em2exm.errors import UserError, one_line
@@ -50,6 +50,14 @@ class VolumeSource(StrictModel):
     expansion_factor: float = Field(1.0, gt=0)
     subvolume: int | None = None
     channel: int | None = Field(None, ge=0, description="the channel to ingest from a multi-channel (e.g. RGB) image")
+    simulate: bool = Field(False, description="ExM only: render the ExM volume from `labels` with simulate-exm (the "
+                                              "`simulate` section) instead of using `image`, which is ingested beside them")
+
+    @model_validator(mode="after")
+    def _simulated_needs_labels(self) -> VolumeSource:
+        if self.simulate and not self.labels:
+            raise ValueError("simulate: true renders the volume from its labels: set labels")
+        return self
 
 
 class Inputs(StrictModel):
@@ -80,6 +88,18 @@ class IngestOptions(StrictModel):
         return value
 
 
+class MatchOptions(StrictModel):
+    """How match-intensity makes EM look like ExM (the options section ``match``)."""
+
+    invert: Literal["auto"] | bool = Field(
+        "auto", description="invert the EM (true/false); auto: when its histogram is skewed the other way from the "
+                            "ExM volume's")
+    target_resolution_nm: Triple | None = Field(
+        None, description="ExM resolution (z, y, x) as FWHM in pre-expansion nm (optical FWHM / expansion); "
+                          "unset: estimated from the ExM volume's autocorrelation")
+    block: tuple[int, int, int] = Field((64, 256, 256), description="output block (z, y, x) in voxels")
+
+
 class RunOptions(StrictModel):
     """Where a run writes (every output is a zarr URL under ``store``) and how blockwise steps fan out."""
 
@@ -96,14 +116,16 @@ class DatasetOptions(StrictModel):
     format: Literal["zarr", "h5"] = "zarr"
 
 
-ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle"]
+ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle", "intensity", "seghead"]
 
 
 class ExperimentOptions(StrictModel):
     """The segmenters compared on the ExM volume.
 
     raw: trained on EM as is; ccgan: on CCGAN-transferred EM; segmatch: on EM transferred by a CCGAN trained
-    with seg_match; oracle: on the ExM labels themselves (upper bound).  The oracle trains only on the first
+    with seg_match; oracle: on the ExM labels themselves (upper bound); intensity: on EM inverted, blurred and
+    histogram-matched to the ExM volume (no learning, match-intensity); seghead: no U-Net, the segmentation head of
+    the seg_match CCGAN's G_B applied to the ExM volume (CySGAN).  The oracle trains only on the first
     ``1 - holdout_fraction`` of the ExM volume along ``holdout_axis``; every experiment is scored on the rest.
     """
 

@@ -1,11 +1,13 @@
 """Where a run keeps its data products: every URL under the run's store, in one place.
 
     <store>/em.zarr, exm.zarr                     ingested volumes (+ labels/groundtruth)
+    <store>/exm_source.zarr                        the labelled volume a simulated ExM volume is rendered from
     <store>/models/<ccgan>/                        ccgan-train output (checkpoint, losses, samples)
     <store>/transferred/<ccgan>.zarr               EM translated to ExM (+ labels carried over)
     <store>/experiments/<name>/dataset/            build-dataset output (train.zarr, val.zarr)
     <store>/experiments/<name>/model/              seg-train output
     <store>/experiments/<name>/predictions.zarr    seg-infer maps (+ labels/instances from decode)
+    <store>/experiments/seghead/transfer.zarr      G_B of the ExM volume; its seg_probability are seghead's maps
     <store>/experiments/<name>/evaluation/         evaluate output (metrics.json, metrics.md)
     <store>/report/                                visualize output (report.md, PNGs, Neuroglancer state)
 """
@@ -18,6 +20,8 @@ from em2exm import storage
 
 INSTANCES = "instances"
 GROUNDTRUTH = "groundtruth"
+SEGHEAD = "seghead"
+SEG_PROBABILITY = "seg_probability"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class RunLayout:
     @property
     def exm(self) -> str:
         return self._at("exm.zarr")
+
+    @property
+    def exm_source(self) -> str:
+        return self._at("exm_source.zarr")
 
     @property
     def report(self) -> str:
@@ -60,7 +68,13 @@ class RunLayout:
     def seg_model(self, experiment: str) -> str:
         return self._at("experiments", experiment, "model")
 
+    def seghead_transfer(self) -> str:
+        """The seghead experiment's ccgan-transfer (G_B) of the ExM volume; its seg maps are the predictions."""
+        return self._at("experiments", SEGHEAD, "transfer.zarr")
+
     def predictions(self, experiment: str) -> str:
+        if experiment == SEGHEAD:
+            return storage.join(self.seghead_transfer(), SEG_PROBABILITY)
         return self._at("experiments", experiment, "predictions.zarr")
 
     def instances(self, experiment: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from em2exm.config import ExperimentName, VolumeSource
+from em2exm.config import ExperimentName, MatchOptions, VolumeSource
 from em2exm.errors import UserError
 from em2exm.layout import RunLayout
 from em2exm.pipeline_config import PipelineConfig
@@ -84,8 +84,10 @@ def params_json(options: BaseModel, **extra: Any) -> str:
 
 DEFAULT_RESOURCES: dict[str, Resources] = {
     "ingest": Resources(cpu=2, memory_gib=8),
+    "simulate-exm": Resources(cpu=2, memory_gib=8),
     "ccgan-train": Resources(cpu=4, memory_gib=16, gpu=1),
     "ccgan-transfer": Resources(cpu=4, memory_gib=16, gpu=1),
+    "match-intensity": Resources(cpu=2, memory_gib=8),
     "build-dataset": Resources(cpu=1, memory_gib=8),
     "seg-train": Resources(cpu=4, memory_gib=16, gpu=1),
     "seg-infer": Resources(cpu=4, memory_gib=16, gpu=1),
@@ -93,7 +95,7 @@ DEFAULT_RESOURCES: dict[str, Resources] = {
     "evaluate": Resources(cpu=2, memory_gib=8),
     "visualize": Resources(cpu=1, memory_gib=4),
 }
-BLOCKWISE = ("ccgan-transfer", "seg-infer", "decode")
+BLOCKWISE = ("simulate-exm", "ccgan-transfer", "match-intensity", "seg-infer", "decode")
 
 
 class _Steps:
@@ -107,6 +109,8 @@ class _Steps:
         self.steps: list[Step] = []
 
     def add(self, name: str, stage: str, args: list[str], inputs: list[str], outputs: list[str]) -> None:
+        if any(step.name == name for step in self.steps):  # shared by two experiments (e.g. the seg_match CCGAN)
+            return
         override = self.config.resources.get(stage)
         resources = Resources(**override.model_dump()) if override else DEFAULT_RESOURCES[stage]
         fanout = self.config.run.blocks_per_task if stage in BLOCKWISE else 0
@@ -115,9 +119,24 @@ class _Steps:
 
 
 def common_voxel_size(config: PipelineConfig) -> tuple[float, float, float]:
-    """The pipeline's working voxel size: the ExM voxel size divided by the expansion factor."""
+    """The pipeline's working voxel size: the ExM voxel size divided by the expansion factor (for a simulated
+    ExM volume: the voxel size it is rendered at)."""
     exm = config.inputs.exm
+    if exm.simulate:
+        return config.simulate.output_voxel()
     return tuple(v / exm.expansion_factor for v in exm.voxel_size)  # type: ignore[return-value]
+
+
+def _exm(steps: _Steps, at: RunLayout) -> None:
+    """The ExM volume: ingested, or rendered by simulate-exm from an ingested labelled volume."""
+    config = steps.config
+    source = config.inputs.exm
+    if not source.simulate:
+        _ingest(steps, "ingest-exm", source, at.exm, None)
+        return
+    _ingest(steps, "ingest-exm-source", source, at.exm_source, None)
+    args = ["--labels", at.labels(at.exm_source), "--output", at.exm, "--params", params_json(config.simulate)]
+    steps.add("simulate-exm", "simulate-exm", args, [at.exm_source], [at.exm])
 
 
 def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target: tuple[float, ...] | None) -> None:
@@ -136,29 +155,54 @@ def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target:
     steps.add(name, "ingest", args, [x for x in (source.image, source.labels) if x], [output])
 
 
+def _ccgan_model(steps: _Steps, name: str, at: RunLayout) -> str:
+    """The CCGAN of experiment ``name`` (``segmatch`` trains with the segmentation head and seg_match)."""
+    model = at.ccgan_model(name)
+    ccgan = params_json(steps.config.ccgan, seg_head=name == "segmatch")
+    args = ["--a", at.em, "--a-labels", at.labels(at.em), "--b", at.exm, "--output", model, "--params", ccgan]
+    steps.add(f"ccgan-train-{name}", "ccgan-train", args, [at.em, at.exm], [model])
+    return model
+
+
 def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> tuple[str, str]:
-    """The labelled image an experiment's segmenter learns from (adding the CCGAN steps it needs)."""
+    """The labelled image an experiment's segmenter learns from (adding the steps that make it)."""
     config = steps.config
     if experiment == "raw":
         return at.em, at.labels(at.em)
     if experiment == "oracle":
         return at.exm, at.labels(at.exm)
-    model, transferred = at.ccgan_model(experiment), at.transferred(experiment)
-    ccgan = params_json(config.ccgan, seg_head=experiment == "segmatch")
-    steps.add(
-        f"ccgan-train-{experiment}",
-        "ccgan-train",
-        ["--a", at.em, "--a-labels", at.labels(at.em), "--b", at.exm, "--output", model, "--params", ccgan],
-        [at.em, at.exm],
-        [model],
-    )
+    transferred = at.transferred(experiment)
+    if experiment == "intensity":
+        args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
+        steps.add("match-intensity", "match-intensity", [*args, "--params", params_json(_match_options(config))],
+                  [at.em, at.exm], [transferred])
+        return transferred, at.labels(transferred)
+    model = _ccgan_model(steps, experiment, at)
     args = ["--checkpoint", model, "--image", at.em, "--labels", at.labels(at.em), "--output", transferred]
     steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, at.em], [transferred])
     return transferred, at.labels(transferred)
 
 
-def _experiment(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> None:
-    """One segmenter: dataset, training, inference on ExM, decoding and (with ExM labels) evaluation."""
+def _match_options(config: PipelineConfig) -> MatchOptions:
+    """The ``match`` section; for a simulated ExM volume the resolution is known: its PSF divided by the expansion."""
+    sim, match = config.simulate, config.match
+    if match.target_resolution_nm is not None or not config.inputs.exm.simulate:
+        return match
+    lateral, axial = sim.psf_fwhm_lateral_nm / sim.expansion_factor, sim.psf_fwhm_axial_nm / sim.expansion_factor
+    return match.model_copy(update={"target_resolution_nm": (axial, lateral, lateral)})
+
+
+def _seghead(steps: _Steps, at: RunLayout) -> str:
+    """CySGAN's segmenter: the seg_match CCGAN's G_B on the ExM volume; returns its maps (the predictions)."""
+    model, output = _ccgan_model(steps, "segmatch", at), at.seghead_transfer()
+    options = params_json(steps.config.transfer, generator="G_B")
+    args = ["--checkpoint", model, "--image", at.exm, "--output", output, "--params", options]
+    steps.add("transfer-seghead", "ccgan-transfer", args, [model, at.exm], [output])
+    return at.predictions("seghead")
+
+
+def _segmenter(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> str:
+    """Dataset, U-Net training and inference on ExM for one experiment; returns the predictions URL."""
     config, holdout = steps.config, steps.config.experiments
     image, labels = _training_image(steps, experiment, at)
     dataset, model, predictions = at.dataset(experiment), at.seg_model(experiment), at.predictions(experiment)
@@ -168,6 +212,13 @@ def _experiment(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> Non
     steps.add(f"seg-train-{experiment}", "seg-train", ["--dataset", dataset, "--output", model, "--params", params_json(config.seg)], [dataset], [model])
     infer = ["--checkpoint", model, "--image", at.exm, "--output", predictions, "--params", params_json(config.infer)]
     steps.add(f"seg-infer-{experiment}", "seg-infer", infer, [model, at.exm], [predictions])
+    return predictions
+
+
+def _experiment(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> None:
+    """One segmenter: dataset, training, inference on ExM, decoding and (with ExM labels) evaluation."""
+    config, holdout = steps.config, steps.config.experiments
+    predictions = _seghead(steps, at) if experiment == "seghead" else _segmenter(steps, experiment, at)
     instances = at.instances(experiment)
     steps.add(f"decode-{experiment}", "decode", ["--predictions", predictions, "--params", params_json(config.decode)], [predictions], [instances])
     if config.inputs.exm.labels:
@@ -181,9 +232,13 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
     at = RunLayout(config.run.store)
     if "oracle" in config.experiments.names and not config.inputs.exm.labels:
         raise UserError("experiment 'oracle' needs ExM labels", "set inputs.exm.labels or drop 'oracle' from experiments.names")
+    if "seghead" in config.experiments.names and config.ccgan.seg_target != config.seg.target:
+        raise UserError(f"experiment 'seghead' decodes the CCGAN head's maps ({config.ccgan.seg_target}) with the decode "
+                        f"section made for the U-Net's ({config.seg.target})",
+                        f"set ccgan.seg_target: {config.seg.target}, or drop 'seghead' from experiments.names")
     steps = _Steps(config)
     _ingest(steps, "ingest-em", config.inputs.em, at.em, common_voxel_size(config))
-    _ingest(steps, "ingest-exm", config.inputs.exm, at.exm, None)
+    _exm(steps, at)
     for experiment in dict.fromkeys(config.experiments.names):
         _experiment(steps, experiment, at)
     everything = [url for step in steps.steps for url in step.outputs]

@@ -1,6 +1,6 @@
 """The pipeline YAML's schema: one validated section per concern, defaults everywhere but ``inputs``.
 
-Stage sections (``ccgan``, ``transfer``, ``dataset``, ``seg``, ``infer``, ``decode``, ``evaluate``) are the same
+Stage sections (``simulate``, ``ccgan``, ``transfer``, ``match``, ``dataset``, ``seg``, ``infer``, ``decode``, ``evaluate``) are the same
 models the stages validate their ``--params`` with, so a key the pipeline accepts is a key the stage accepts.
 """
 
@@ -12,6 +12,7 @@ from em2exm.config import (
     ExperimentOptions,
     IngestOptions,
     Inputs,
+    MatchOptions,
     RunOptions,
     StepResources,
     StrictModel,
@@ -19,6 +20,7 @@ from em2exm.config import (
 from em2exm.decode.options import DecodeOptions
 from em2exm.metrics.options import EvaluateOptions
 from em2exm.seg.config import InferOptions, SegTrainConfig
+from em2exm.simulate.options import SimulateOptions
 from workflows.settings import ArgoSettings, SlurmSettings
 
 
@@ -28,8 +30,10 @@ class PipelineConfig(StrictModel):
     run: RunOptions = RunOptions()
     inputs: Inputs
     ingest: IngestOptions = IngestOptions()
+    simulate: SimulateOptions = SimulateOptions()
     ccgan: CCGANConfig = CCGANConfig()
     transfer: TransferOptions = TransferOptions()
+    match: MatchOptions = MatchOptions()
     dataset: DatasetOptions = DatasetOptions()
     seg: SegTrainConfig = SegTrainConfig()
     infer: InferOptions = InferOptions()

@@ -14,6 +14,8 @@ EXPERIMENTS = (
     ("ccgan", "(b) trained on CCGAN-transferred EM"),
     ("segmatch", "(c) CCGAN with seg_match"),
     ("oracle", "(d) oracle trained on target labels"),
+    ("intensity", "(e) EM inverted, blurred, histogram-matched (no learning)"),
+    ("seghead", "(f) CCGAN segmentation head on ExM (no U-Net)"),
 )
 COLUMNS = (("ap@0.5", "AP@0.5", True), ("f1@0.5", "F1@0.5", True), ("voi", "VOI (split+merge)", False))
 
@@ -56,12 +58,41 @@ def experiment_table(metrics: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+ADAPTATIONS = ("ccgan", "segmatch", "seghead")
+BASELINE = "intensity"
+
+
+def verdict(metrics: dict[str, dict[str, Any]], metric: str = "ap@0.5") -> str:
+    """Which adaptation won, by how much, and against the no-learning baseline (empty without a ranking)."""
+    titles = dict(EXPERIMENTS)
+    ranked = sorted((m for m in ADAPTATIONS if metric in metrics.get(m, {})), key=lambda m: -metrics[m][metric])
+    if not ranked:
+        return ""
+    base, oracle = metrics.get("raw", {}).get(metric), metrics.get("oracle", {}).get(metric)
+
+    def closed(name: str) -> str:
+        share = gap_closed(metrics[name][metric], base, oracle, True) if base is not None and oracle is not None else None
+        return f" ({100 * share:.0f}% of the gap)" if share is not None else ""
+
+    best = ranked[0]
+    text = f"Best adaptation by {metric.upper()}: {titles[best]}, {metrics[best][metric]:.3f}{closed(best)}"
+    if len(ranked) > 1:
+        text += f", ahead of {titles[ranked[1]]} by {metrics[best][metric] - metrics[ranked[1]][metric]:+.3f}"
+    if metric in metrics.get(BASELINE, {}):
+        delta = metrics[best][metric] - metrics[BASELINE][metric]
+        text += (f". Against the no-learning baseline {titles[BASELINE]} ({metrics[BASELINE][metric]:.3f}"
+                 f"{closed(BASELINE)}): {delta:+.3f}, the adaptation {'wins' if delta > 0 else 'does not win'}")
+    return text + "."
+
+
 def write_report(run: str, out: str, pictures: Sequence[str]) -> None:
     """Write ``out/report.md`` linking the pictures and holding the experiment table."""
     metrics = read_metrics(run)
     parts = [f"# em2exm run report\n\nRun store: `{run}`\n"]
     if metrics:
         parts.append("## Experiments (evaluated on the target-domain volume)\n\n" + experiment_table(metrics) + "\n")
+        if verdict(metrics):
+            parts.append(verdict(metrics) + "\n")
         judged = {name: m.get("judge", True) for name, m in metrics.items()}
         if not all(judged.values()):
             parts.append("_The target labels describe other structures than the EM labels: these numbers report, they do not judge._\n")

@@ -128,6 +128,9 @@ class TransferOptions(BaseModel):
     overlap: float = Field(0.25, ge=0, lt=1, description="fraction of a window shared with its neighbour")
     block: tuple[int, int, int] = Field((64, 256, 256), description="output block (Z, Y, X), multiples of 16")
     batch_size: int = Field(1, ge=1, description="windows per forward pass")
+    generator: Literal["G_A", "G_B"] = Field(
+        "G_A", description="G_A translates EM into ExM; G_B translates ExM into EM, and its segmentation head "
+                           "segments the ExM volume directly (CySGAN's segmenter, the 'seghead' experiment)")
     blend: Literal["gaussian", "linear"] = "gaussian"
     amp: bool = Field(True, description="bfloat16 autocast on CUDA (ignored on CPU)")
     device: Device = "auto"
