@@ -30,7 +30,7 @@ class BuildDatasetParams(DatasetOptions):
     output: str
 
 
-def parse(argv: Sequence[str]) -> tuple[BuildDatasetParams, bool]:
+def parse(argv: Sequence[str]) -> tuple[BuildDatasetParams, outputs.Redo]:
     parser = stagekit.make_parser("build-dataset", __doc__.splitlines()[0])
     parser.add_argument("--image", help="OME-Zarr image URL (transferred EM, raw EM or ExM)")
     parser.add_argument("--labels", help="OME-Zarr label image URL, e.g. <em.zarr>/labels/groundtruth")
@@ -38,7 +38,7 @@ def parse(argv: Sequence[str]) -> tuple[BuildDatasetParams, bool]:
     parser.add_argument("--format", choices=["zarr", "h5"], help="zarr (default) or PyTC-compatible h5")
     args = parser.parse_args(argv)
     flags = {"image": args.image, "labels": args.labels, "output": args.output, "format": args.format}
-    return stagekit.options_from_args(args, "dataset", BuildDatasetParams, flags), bool(args.overwrite)
+    return stagekit.options_from_args(args, "dataset", BuildDatasetParams, flags), stagekit.redo(args)
 
 
 def split(shape: Sequence[int], axis: str, val_fraction: float) -> dict[str, tuple[slice, ...]]:
@@ -71,7 +71,7 @@ def _write_h5(url: str, name: str, data: np.ndarray) -> None:
     storage.write_bytes(storage.join(url, name), buffer.getvalue())
 
 
-def run(params: BuildDatasetParams, overwrite: bool) -> None:
+def run(params: BuildDatasetParams, redo: outputs.Redo) -> None:
     """Write the dataset; a no-op when it is already complete."""
     image = ome.open_image(params.image)
     labels = ome.open_image(params.labels)
@@ -85,7 +85,7 @@ def run(params: BuildDatasetParams, overwrite: bool) -> None:
     regions = split(image.spatial_shape, params.split_axis, params.val_fraction)
     inputs = {"image": params.image, "labels": params.labels}
     with outputs.claim(params.output, stage="build-dataset", options=params, inputs=inputs, products=PRODUCTS,
-                       overwrite=overwrite) as output:
+                       redo=redo) as output:
         if output.complete:
             return
         write_parts(params, image, labels, regions)
@@ -107,8 +107,8 @@ def write_parts(params: BuildDatasetParams, image: ome.Volume, labels: ome.Volum
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from em2exm.ccgan.checkpoint import checkpoint_bytes, checkpoint_config, load_ch
 from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.outputs import CHECKPOINT, LOSSES, SAMPLES, TENSORBOARD, LossLog, Scalars
 from em2exm.ccgan.sampler import PatchSampler
-from em2exm.ccgan.samples import png_bytes, sample_grid
+from em2exm.ccgan.samples import sample_png
 from em2exm.ccgan.trainer import CCGANTrainer
 from em2exm.errors import UserError
 from em2exm.progress import progress
@@ -54,8 +54,8 @@ class CCGANTrainParams(CCGANConfig):
     output: str
 
 
-def parse(argv: Sequence[str]) -> tuple[CCGANTrainParams, bool]:
-    """Options and the --overwrite flag from the command line."""
+def parse(argv: Sequence[str]) -> tuple[CCGANTrainParams, outputs.Redo]:
+    """Options and when to redo a finished output (--overwrite, --update) from the command line."""
     parser = stagekit.make_parser("ccgan-train", __doc__.splitlines()[0])
     parser.add_argument("--a", help="domain A (EM) OME-Zarr image URL, e.g. run/em.zarr")
     parser.add_argument("--a-labels", help="its instance labels, e.g. run/em.zarr/labels/groundtruth")
@@ -63,7 +63,7 @@ def parse(argv: Sequence[str]) -> tuple[CCGANTrainParams, bool]:
     parser.add_argument("--output", help="output folder URL (checkpoint, losses, samples)")
     args = parser.parse_args(argv)
     flags = {"a": args.a, "a_labels": args.a_labels, "b": args.b, "output": args.output}
-    return stagekit.options_from_args(args, "ccgan", CCGANTrainParams, flags), bool(args.overwrite)
+    return stagekit.options_from_args(args, "ccgan", CCGANTrainParams, flags), stagekit.redo(args)
 
 
 def open_inputs(params: CCGANTrainParams) -> tuple[Any, Any, Any]:
@@ -143,8 +143,8 @@ class TrainingRun:
             if i % c.log_interval == 0 or last:
                 scalars.add({**losses.write(i), "lr": lr})
             if i % c.sample_interval == 0 or last:
-                grid = sample_grid(trainer.visuals, c.seg_target if c.seg_head else "")
-                storage.write_bytes(storage.join(self.output, SAMPLES, f"iter_{i:07d}.png"), png_bytes(grid))
+                picture = sample_png(trainer.visuals, c.seg_target if c.seg_head else "")
+                storage.write_bytes(storage.join(self.output, SAMPLES, f"iter_{i:07d}.png"), picture)
             if i % c.checkpoint_interval == 0 or last:
                 self.save()
         scalars.close()
@@ -158,13 +158,13 @@ class TrainingRun:
         storage.write_atomic(storage.join(self.output, CHECKPOINT), checkpoint_bytes(state))
 
 
-def run(params: CCGANTrainParams, overwrite: bool) -> None:
+def run(params: CCGANTrainParams, redo: outputs.Redo) -> None:
     """Train into ``params.output``, resuming from its checkpoint; a no-op when it is already complete."""
     config = CCGANConfig.model_validate(params.model_dump(include=set(CCGANConfig.model_fields)))
     training = TrainingRun(params, config)
     inputs = {"a": params.a, "a_labels": params.a_labels, "b": params.b}
     with outputs.claim(params.output, stage="ccgan-train", options=params, inputs=inputs, products=PRODUCTS,
-                       overwrite=overwrite, resumable=frozenset(RESUMABLE)) as output:
+                       redo=redo, resumable=frozenset(RESUMABLE)) as output:
         if output.complete:
             return
         training.resume()
@@ -174,8 +174,8 @@ def run(params: CCGANTrainParams, overwrite: bool) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ class Transfer:
         p = self.params
         return blockwise.BlockwiseJob(
             "ccgan-transfer", p.output, p, {"checkpoint": p.checkpoint, "image": p.image, "labels": p.labels},
-            (*ome.PRODUCTS, SEG), len(self.boxes), self.prepare, self.process, self.finalise,
+            (*ome.image_products(LABELS_NAME), SEG), len(self.boxes), self.prepare, self.process, self.finalise,
             plan={"shape": list(self.shape), "patch": list(self.patch), "chunks": list(self.chunks)},
         )
 
@@ -195,7 +195,7 @@ class Transfer:
 def main(argv: Sequence[str]) -> None:
     params, args = parse(argv)
     transfer = Transfer(params)
-    blockwise.run(transfer.job(), args, bool(args.overwrite))
+    blockwise.run(transfer.job(), args)
 
 
 if __name__ == "__main__":

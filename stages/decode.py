@@ -33,7 +33,7 @@ class DecodeParams(DecodeOptions):
     """The decode options plus this run's input and label name."""
 
     predictions: str
-    name: str = Field("instances", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field("instances", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def parse(argv: Sequence[str]) -> tuple[DecodeParams, Any]:
@@ -97,7 +97,7 @@ def run(params: DecodeParams, args: Any) -> None:
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
     )
-    blockwise.run(job, args, bool(args.overwrite))
+    blockwise.run(job, args)
 
 
 class DecodePhases:

@@ -32,15 +32,15 @@ class EvaluateParams(EvaluateOptions):
     output: str
 
 
-def parse(argv: Sequence[str]) -> tuple[EvaluateParams, bool]:
-    """Options and the --overwrite flag from the command line."""
+def parse(argv: Sequence[str]) -> tuple[EvaluateParams, outputs.Redo]:
+    """Options and when to redo a finished output (--overwrite, --update) from the command line."""
     parser = stagekit.make_parser("evaluate", __doc__.splitlines()[0])
     parser.add_argument("--segmentation", help="label image URL, e.g. <predictions>/labels/instances")
     parser.add_argument("--groundtruth", help="label image URL, e.g. <exm.zarr>/labels/groundtruth")
     parser.add_argument("--output", help="folder URL for metrics.json and metrics.md")
     args = parser.parse_args(argv)
     flags = {"segmentation": args.segmentation, "groundtruth": args.groundtruth, "output": args.output}
-    return stagekit.options_from_args(args, "evaluate", EvaluateParams, flags), bool(args.overwrite)
+    return stagekit.options_from_args(args, "evaluate", EvaluateParams, flags), stagekit.redo(args)
 
 
 def open_label_image(url: str, what: str) -> ome.Volume:
@@ -63,7 +63,7 @@ def blocks(region: Box, block: tuple[int, int, int]) -> Iterator[Box]:
         yield tuple(slice(c, min(c + b, r.stop)) for c, b, r in zip(corner, block, region))  # type: ignore[misc]
 
 
-def run(params: EvaluateParams, overwrite: bool) -> None:
+def run(params: EvaluateParams, redo: outputs.Redo) -> None:
     """Score and write the report; a no-op when it is already complete."""
     seg = open_label_image(params.segmentation, "segmentation")
     gt = open_label_image(params.groundtruth, "ground truth")
@@ -73,7 +73,7 @@ def run(params: EvaluateParams, overwrite: bool) -> None:
     region = params.region(gt.spatial_shape)
     inputs = {"segmentation": params.segmentation, "groundtruth": params.groundtruth}
     with outputs.claim(params.output, stage="evaluate", options=params, inputs=inputs, products=PRODUCTS,
-                       overwrite=overwrite) as output:
+                       redo=redo) as output:
         if output.complete:
             return
         metrics = score_volumes(params, seg, gt, region)
@@ -104,8 +104,8 @@ def score_volumes(params: EvaluateParams, seg: ome.Volume, gt: ome.Volume, regio
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

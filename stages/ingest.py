@@ -36,8 +36,8 @@ class IngestParams(IngestOptions):
     output: str
 
 
-def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
-    """Options and the --overwrite flag from the command line."""
+def parse(argv: Sequence[str]) -> tuple[IngestParams, outputs.Redo]:
+    """Options and when to redo a finished output (--overwrite, --update) from the command line."""
     parser = stagekit.make_parser("ingest", __doc__.splitlines()[0])
     parser.add_argument("--image", help="image file: .tif, file.h5:/dataset, .zarr or a folder of slices")
     parser.add_argument("--labels", help="instance labels, same shape as the image (optional)")
@@ -60,7 +60,7 @@ def parse(argv: Sequence[str]) -> tuple[IngestParams, bool]:
         "channel": args.channel,
         "output": args.output,
     }
-    return stagekit.options_from_args(args, "ingest", IngestParams, flags), bool(args.overwrite)
+    return stagekit.options_from_args(args, "ingest", IngestParams, flags), stagekit.redo(args)
 
 
 def load_inputs(params: IngestParams) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float, float]]:
@@ -154,14 +154,14 @@ def write_slabs(array, data: np.ndarray, desc: str) -> None:
         array[z0 : z0 + step] = data[z0 : z0 + step]
 
 
-def run(params: IngestParams, overwrite: bool) -> None:
+def run(params: IngestParams, redo: outputs.Redo) -> None:
     """Ingest one volume into ``params.output``; a no-op when it is already complete."""
     image, labels, physical = load_inputs(params)
     target = params.target_voxel_size or physical
     inputs = {"image": readers.source_path(params.image),
               "labels": readers.source_path(params.labels) if params.labels else None}
-    with outputs.claim(params.output, stage="ingest", options=params, inputs=inputs, products=ome.PRODUCTS,
-                       overwrite=overwrite) as output:
+    with outputs.claim(params.output, stage="ingest", options=params, inputs=inputs, products=ome.image_products(params.labels_name),
+                       redo=redo) as output:
         if output.complete:
             return
         factors = intensity.zoom_factors(physical, target)
@@ -187,8 +187,8 @@ def run(params: IngestParams, overwrite: bool) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

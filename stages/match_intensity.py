@@ -141,14 +141,14 @@ class Matching:
         p = self.params
         return blockwise.BlockwiseJob(
             "match-intensity", p.output, p, {"image": p.image, "labels": p.labels, "target": p.target},
-            ome.PRODUCTS, len(self.boxes), self.prepare, self.process, self.finalise,
+            ome.image_products(LABELS_NAME), len(self.boxes), self.prepare, self.process, self.finalise,
             plan={"shape": list(self.image.shape), "target_shape": list(self.target.shape)},
         )
 
 
 def main(argv: Sequence[str]) -> None:
     params, args = parse(argv)
-    blockwise.run(Matching(params).job(), args, bool(args.overwrite))
+    blockwise.run(Matching(params).job(), args)
 
 
 if __name__ == "__main__":

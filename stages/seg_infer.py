@@ -39,7 +39,7 @@ class SegInferParams(InferOptions):
     output: str
 
 
-def parse(argv: Sequence[str]) -> tuple[SegInferParams, bool, argparse.Namespace]:
+def parse(argv: Sequence[str]) -> tuple[SegInferParams, argparse.Namespace]:
     parser = stagekit.make_parser("seg-infer", __doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="seg-train output folder URL (or a checkpoint .pt file URL)")
     parser.add_argument("--image", help="OME-Zarr image URL (Z, Y, X)")
@@ -47,7 +47,7 @@ def parse(argv: Sequence[str]) -> tuple[SegInferParams, bool, argparse.Namespace
     blockwise.add_block_flags(parser)
     args = parser.parse_args(argv)
     flags = {"checkpoint": args.checkpoint, "image": args.image, "output": args.output}
-    return stagekit.options_from_args(args, "infer", SegInferParams, flags), bool(args.overwrite), args
+    return stagekit.options_from_args(args, "infer", SegInferParams, flags), args
 
 
 def read_checkpoint(url: str) -> dict:
@@ -123,16 +123,16 @@ def _training_summary(config: SegTrainConfig) -> dict:
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite, args = parse(argv)
+    params, args = parse(argv)
     inference = Inference(params, read_checkpoint(params.checkpoint))
     log.info("%d blocks of %s, window %s", len(inference.plan), params.block, inference.plan.window.size)
     image = inference.image
     job = blockwise.BlockwiseJob(
-        "seg-infer", params.output, params, {"image": params.image, "checkpoint": params.checkpoint}, ome.PRODUCTS,
+        "seg-infer", params.output, params, {"image": params.image, "checkpoint": params.checkpoint}, ome.image_products(),
         len(inference.plan), inference.prepare, inference.process, inference.finalise,
         plan={"shape": list(image.shape), "dtype": str(image.array.dtype), "channels": inference.channels},
     )
-    blockwise.run(job, args, overwrite)
+    blockwise.run(job, args)
 
 
 if __name__ == "__main__":

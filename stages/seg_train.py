@@ -50,13 +50,13 @@ class SegTrainParams(SegTrainConfig):
     checkpoint_interval: int = Field(200, ge=1, description="iterations between checkpoints")
 
 
-def parse(argv: Sequence[str]) -> tuple[SegTrainParams, bool]:
+def parse(argv: Sequence[str]) -> tuple[SegTrainParams, outputs.Redo]:
     parser = stagekit.make_parser("seg-train", __doc__.splitlines()[0])
     parser.add_argument("--dataset", help="build-dataset output folder URL (train.zarr, val.zarr)")
     parser.add_argument("--output", help="model folder URL (checkpoint.pt, losses.jsonl, ...)")
     args = parser.parse_args(argv)
     flags = {"dataset": args.dataset, "output": args.output}
-    return stagekit.options_from_args(args, "seg", SegTrainParams, flags), bool(args.overwrite)
+    return stagekit.options_from_args(args, "seg", SegTrainParams, flags), stagekit.redo(args)
 
 
 def training_config(params: SegTrainParams, voxel_size: tuple[float, float, float]) -> SegTrainConfig:
@@ -149,14 +149,14 @@ def validation_picture(trainer: SegTrainer, url: str) -> None:
             storage.write_bytes(url, handle.read())
 
 
-def run(params: SegTrainParams, overwrite: bool) -> None:
+def run(params: SegTrainParams, redo: outputs.Redo) -> None:
     """Train (or continue training) and commit the model folder; a no-op when it is complete."""
     train, val, voxel_size = open_dataset(params.dataset)
     config = training_config(params, voxel_size)
     device = resolve_device(params.device)
     trainer = SegTrainer(config, train, val, device=device)
     with outputs.claim(params.output, stage="seg-train", options=params, inputs={"dataset": params.dataset},
-                       products=PRODUCTS, overwrite=overwrite, resumable=frozenset(RESUMABLE_CHANGES)) as output:
+                       products=PRODUCTS, redo=redo, resumable=frozenset(RESUMABLE_CHANGES)) as output:
         if output.complete:
             return
         train_to_end(params, config, trainer, output)
@@ -190,8 +190,8 @@ def train_to_end(params: SegTrainParams, config: SegTrainConfig, trainer: SegTra
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ class Simulation:
         """The blockwise job over this simulation's blocks."""
         p = self.params
         return blockwise.BlockwiseJob(
-            "simulate-exm", p.output, p, {"labels": p.labels}, ome.PRODUCTS, len(self.boxes),
+            "simulate-exm", p.output, p, {"labels": p.labels}, ome.image_products(LABELS_NAME), len(self.boxes),
             self.prepare, self.process, self.finalise,
             plan={"shape": list(self.shape), "chunks": list(self.chunks), "dtype": str(self.labels.array.dtype)},
         )
@@ -132,7 +132,7 @@ def main(argv: Sequence[str]) -> None:
     simulation = Simulation(params)
     log.info("%d blocks of %s over an output of %s voxels of %s nm", len(simulation.boxes), params.block,
              simulation.shape, params.output_voxel())
-    blockwise.run(simulation.job(), args, bool(args.overwrite))
+    blockwise.run(simulation.job(), args)
 
 
 if __name__ == "__main__":

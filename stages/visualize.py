@@ -31,13 +31,13 @@ class VisualizeParams(StrictModel):
     slices: int = 3
 
 
-def parse(argv: Sequence[str]) -> tuple[VisualizeParams, bool]:
+def parse(argv: Sequence[str]) -> tuple[VisualizeParams, outputs.Redo]:
     parser = stagekit.make_parser("visualize", __doc__.splitlines()[0])
     parser.add_argument("--run", help="the run's store URL (holds em.zarr, exm.zarr, experiments/...)")
     parser.add_argument("--output", help="report folder URL (default <run>/report)")
     args = parser.parse_args(argv)
     params = stagekit.options_from_args(args, "visualize", VisualizeParams, {"run": args.run, "output": args.output})
-    return params, bool(args.overwrite)
+    return params, stagekit.redo(args)
 
 
 def _mid(volume: ome.Volume, channel: int | None = None) -> np.ndarray:
@@ -145,7 +145,17 @@ def _state(run: str, volumes: dict[str, ome.Volume]) -> dict:
     return viewer_state(layers, reference.voxel_size, reference.spatial_shape)
 
 
-def run(params: VisualizeParams, overwrite: bool) -> None:
+def shown_products(run: str, volumes: dict[str, ome.Volume]) -> dict[str, str]:
+    """Everything the report shows (volumes, evaluations, models): when one is made again, so is the report."""
+    at = RunLayout(run)
+    shown = {name: volume.url for name, volume in volumes.items()}
+    shown.update({f"{e}/evaluation": at.evaluation(e) for e in at.experiments()})
+    shown.update({f"{e}/model": at.seg_model(e) for e in at.experiments()})
+    shown.update({f"ccgan/{m}": at.ccgan_model(m) for m in at.ccgan_models()})
+    return shown
+
+
+def run(params: VisualizeParams, redo: outputs.Redo) -> None:
     """Write previews, loss curves, the viewer state and report.md for ``params.run``."""
     out = params.output or RunLayout(params.run).report
     storage.check_reachable(params.run)
@@ -154,8 +164,8 @@ def run(params: VisualizeParams, overwrite: bool) -> None:
         from em2exm.errors import UserError
 
         raise UserError(f"{params.run} holds no em2exm volumes", "run the pipeline (em2exm run) before visualize")
-    with outputs.claim(out, stage="visualize", options=params, inputs={}, products=PRODUCTS,
-                       overwrite=overwrite) as output:
+    with outputs.claim(out, stage="visualize", options=params, inputs={}, products=PRODUCTS, redo=redo,
+                       watch=shown_products(params.run, volumes)) as output:
         if output.complete:
             return
         pictures = _previews(params.run, volumes, out) + _loss_curves(params.run, out)
@@ -167,8 +177,8 @@ def run(params: VisualizeParams, overwrite: bool) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    params, overwrite = parse(argv)
-    run(params, overwrite)
+    params, redo = parse(argv)
+    run(params, redo)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 import zarr
 from conftest import DEMO_DATA, REPO, CliResult, run_cli
 from em2exm.cli import main as em2exm_main
+from em2exm.runner import STEP_RECORD
 
 INGEST_ONLY = ("--set", "experiments.names=[]")
 """ingest-em, ingest-exm and visualize: the whole chain in seconds."""
@@ -70,9 +71,11 @@ def _arrays(store: Path) -> dict[str, Path]:
 
 
 def assert_same_outputs(expected: Path, actual: Path) -> None:
-    """Both stores hold the same files (TensorBoard's host-named logs aside) and every zarr array the same data."""
+    """Both stores hold the same files (TensorBoard's host-named logs and the local runner's step records aside)
+    and every zarr array the same data."""
     def files(store: Path) -> set[str]:
-        return {str(p.relative_to(store)) for p in store.rglob("*") if p.is_file() and "tfevents" not in p.name}
+        return {str(p.relative_to(store)) for p in store.rglob("*")
+                if p.is_file() and "tfevents" not in p.name and p.name != STEP_RECORD}
 
     assert files(actual) == files(expected)
     arrays = _arrays(expected)

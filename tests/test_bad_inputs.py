@@ -271,7 +271,7 @@ CASES: dict[str, Case] = {
     "decode: too few channels": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--set", "mode=bcd_watershed"), "needs 3 channel"),
     "decode: unknown option": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--set", "colour=red"), "unknown config key 'colour'"),
     "decode: --blocks before --plan-blocks": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--blocks", "0:1"), "has not been planned"),
-    "decode: --overwrite with --finalise": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--finalise", "--overwrite"), "--overwrite cannot be combined"),
+    "decode: --overwrite with --finalise": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--finalise", "--overwrite"), "--overwrite/--update cannot be combined"),
     "decode: --blocks out of range": Case(decode.main, _decode(lambda d: write_maps(d, ball_maps()), "--blocks", "0:99"), "outside 0:"),
     # simulate-exm
     "simulate-exm: float labels": Case(simulate_exm.main, lambda w, out: ["--labels", w / "float.zarr", "--output", out], "not an integer type"),

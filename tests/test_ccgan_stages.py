@@ -80,7 +80,8 @@ def test_train_writes_checkpoint_losses_samples_and_marker(trained: Path) -> Non
     assert set(state["optimizers"]) == {"G", "D"} and state["schedulers"]["G"]["last_epoch"] == 30
     series = read_loss_log((trained / "losses.jsonl").read_text())
     assert series["cycle_A"][0] == [4, 8, 12, 16, 20, 24, 28, 30]
-    assert {"G_A", "G_B", "D_A", "D_B", "idt_A", "seg_syn", "seg_rec"} <= set(series) and "lr" not in series
+    assert {"G_A", "G_B", "D_A", "D_B", "seg_syn", "seg_rec", "polarity_A", "polarity_B"} <= set(series)
+    assert "lr" not in series and "idt_A" not in series  # identity loss off by default (EM -> ExM inverts contrast)
     samples = sorted(p.name for p in (trained / "samples").iterdir())
     assert samples == ["iter_0000010.png", "iter_0000020.png", "iter_0000030.png"]
     assert (trained / "samples" / samples[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

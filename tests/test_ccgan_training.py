@@ -15,12 +15,12 @@ from em2exm.ccgan.checkpoint import (
     trainer_from_checkpoint,
 )
 from em2exm.ccgan.config import CCGANConfig
-from em2exm.ccgan.samples import png_bytes, sample_grid
+from em2exm.ccgan.samples import sample_png, sample_rows
 from em2exm.ccgan.schedule import LinearDecay
 from em2exm.ccgan.trainer import CCGANTrainer
 from em2exm.errors import UserError
 
-SMALL = {"ngf": 4, "ndf": 4, "netG": "resnet_6blocks", "patch": (32, 32)}
+SMALL = {"ngf": 4, "ndf": 4, "netG": "resnet_6blocks", "patch": (32, 32), "lambda_identity": 0.5}
 
 
 def make_batch(config: CCGANConfig, seed: int = 0) -> dict[str, np.ndarray]:
@@ -137,17 +137,20 @@ def test_checkpoint_io_and_generator_export(tmp_path):
         load_checkpoint(buffer.getvalue())
 
 
-def test_sample_grid_png():
+def test_sample_picture_names_every_tile():
     config = CCGANConfig(**SMALL, batch_size=2)
     trainer = CCGANTrainer(config, "cpu")
     trainer.step(make_batch(config))
-    grid = sample_grid(trainer.visuals, config.seg_target)
-    assert grid.dtype == np.uint8 and grid.shape == (4 * 32, 5 * 32)
-    assert png_bytes(grid).startswith(b"\x89PNG")
+    rows = sample_rows(trainer.visuals, config.seg_target)
+    assert [title for title, _ in rows[0]] == ["real A (EM)", "G_A(A): as ExM", "G_B(G_A(A))", "G_A head on A", "EM labels"]
+    assert [title for title, _ in rows[1]] == ["real B (ExM)", "G_B(B): as EM", "G_A(G_B(B))", "G_B head on B"]
+    assert len(rows) == 4 and all(tile.shape == (32, 32) and 0 <= tile.min() <= tile.max() <= 1 for r in rows for _, tile in r)
+    assert sample_png(trainer.visuals, config.seg_target).startswith(b"\x89PNG")
     plain = CCGANConfig(**{**SMALL, "seg_head": False, "dims": 3, "patch": (12, 24, 24)})
     trainer = CCGANTrainer(plain, "cpu")
     trainer.step(make_batch(plain))
-    assert sample_grid(trainer.visuals).shape == (2 * 24, 3 * 24)
+    rows = sample_rows(trainer.visuals)
+    assert [len(r) for r in rows] == [3, 3] and rows[0][0][1].shape == (24, 24)
 
 
 def test_generator_weights_that_do_not_fit_are_a_user_error():

@@ -66,7 +66,8 @@ def test_create_exclusive_on_real_s3(s3_env) -> None:
 
 
 def _foreign_lease(url: str, age_s: float, host: str = "another-host", pid: int = 1) -> None:
-    record = {"run_id": "other-run", "host": host, "pid": pid, "stage": "decode", "heartbeat": time.time() - age_s}
+    record = {"run_id": "other-run", "host": host, "pid": pid, "pidns": lease._pid_namespace(), "stage": "decode",
+              "heartbeat": time.time() - age_s}
     storage.write_atomic(storage.join(url, lease.LEASE), json.dumps(record).encode())
 
 
@@ -119,6 +120,37 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: Pa
     taker.release()
 
 
+@pytest.mark.parametrize("text", ['{"run_id": "x", "host": "h", "pid": "abc", "stage": "s", "heartbeat": 1}',
+                                  '{"run_id": "x", "host": "h", "pid": 1, "stage": "s", "heartbeat": null}',
+                                  "garbage", "[]", ""])
+def test_unreadable_lease_is_replaced_not_a_crash(tmp_path: Path, text: str) -> None:
+    url = str(tmp_path / "out")
+    os.makedirs(url)
+    Path(url, lease.LEASE).write_text(text)
+    taker = lease.Lease(url, "decode", joinable=False)
+    taker.acquire()
+    assert taker.holds()
+    taker.release()
+
+
+@pytest.mark.parametrize("value", ["1e-9", "nan", "inf", "0", "-5", "abc"])
+def test_lease_timeout_must_be_a_sane_number(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(lease.TIMEOUT_ENV, value)
+    with pytest.raises(UserError, match=lease.TIMEOUT_ENV):
+        lease.timeout_s()
+
+
+def test_a_writer_that_lost_its_lease_does_not_clean_up(tmp_path: Path) -> None:
+    url = str(tmp_path / "out")
+    with pytest.raises(UserError, match="now held by"), outputs.claim(
+            url, stage="t", options={}, inputs={}, products=("x",), redo="never") as output:
+        storage.write_bytes(storage.join(url, "x"), b"mine")
+        _foreign_lease(url, age_s=0)  # a second run took the lease over while this one was paused
+        storage.write_bytes(storage.join(url, "x"), b"the taker's finished output")
+        output.check()
+    assert storage.read_bytes(storage.join(url, "x")) == b"the taker's finished output"
+
+
 # --- ownership and inputs ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("relation", ["equal", "inside", "contains"])
@@ -136,6 +168,7 @@ def tiff_input(tmp_path: Path) -> str:
     path = tmp_path / "raw" / "em.tif"
     path.parent.mkdir()
     tifffile.imwrite(path, np.random.default_rng(0).integers(0, 255, (8, 16, 16), dtype=np.uint8))
+    tifffile.imwrite(path.parent / "labels.tif", (np.indices((8, 16, 16))[2] // 4 + 1).astype(np.uint16))
     return str(path)
 
 
@@ -186,7 +219,7 @@ def test_failed_stage_leaves_a_new_location_as_it_was(tmp_path: Path) -> None:
     url = str(tmp_path / "out")
 
     with pytest.raises(RuntimeError), outputs.claim(url, stage="t", options={}, inputs={}, products=("x",),
-                                                     overwrite=False) as output:
+                                                     redo="never") as output:
         output.start()
         storage.write_bytes(storage.join(url, "x"), b"half")
         raise RuntimeError("killed by a bug")
@@ -281,3 +314,106 @@ def test_two_concurrent_decodes_one_writes_the_other_exits_2(tmp_path: Path, cap
         assert first.returncode == 0, err
         assert _chunk_bytes(str(labels)) == expected
         assert commit.is_complete(str(labels)) and not (labels / lease.LEASE).exists()
+
+
+# --- found by an adversarial review --------------------------------------------------------------------------
+
+def test_overwrite_keeps_a_users_label_image_beside_em2exms(tmp_path: Path, tiff_input: str) -> None:
+    output = tmp_path / "em.zarr"
+    assert _ingest(tiff_input, str(output), "--labels", tiff_input.replace("em.tif", "labels.tif")) == 0
+    mine = ome.create_labels(str(output), "my_annotation", np.uint32)
+    mine[:] = 7
+    assert _ingest(tiff_input, str(output), "--labels", tiff_input.replace("em.tif", "labels.tif"), "--overwrite") == 0
+    assert ome.open_labels(str(output), "my_annotation").array[0, 0, 0] == 7
+    assert sorted(ome.list_labels(str(output))) == ["groundtruth", "my_annotation"]
+
+
+@pytest.mark.parametrize("spelling", ["double_slash", "symlink"])
+def test_an_input_reached_another_way_is_still_an_input(tmp_path: Path, tiff_input: str, spelling: str, capsys) -> None:
+    source = tmp_path / "em.zarr"
+    assert _ingest(tiff_input, str(source)) == 0
+    (tmp_path / "alias.zarr").symlink_to(source)
+    output = {"double_slash": "/" + str(source), "symlink": str(tmp_path / "alias.zarr")}[spelling]
+    before = _chunk_bytes(str(source))
+    args = ["--image", str(source), "--voxel-size", "30", "8", "8", "--output", output, "--overwrite"]
+    assert run_stage(ingest_stage.main, args) == 2
+    assert "write the output to a separate location" in capsys.readouterr().err
+    assert _chunk_bytes(str(source)) == before
+
+
+def test_another_stages_output_is_never_replaced(tmp_path: Path, tiff_input: str, capsys) -> None:
+    url = _predictions(tmp_path)
+    assert _decode("--predictions", url, *PLAN) == 0
+    capsys.readouterr()
+    assert _ingest(tiff_input, f"{url}/labels/instances", "--overwrite") == 2
+    assert "written by em2exm decode, not ingest" in capsys.readouterr().err
+    assert commit.is_complete(f"{url}/labels/instances")
+
+
+def test_an_output_of_an_older_em2exm_is_not_taken_as_current(tmp_path: Path, tiff_input: str, capsys) -> None:
+    output = str(tmp_path / "em.zarr")
+    assert _ingest(tiff_input, output) == 0
+    storage.write_bytes(commit.marker_url(output), json.dumps({"stage": "ingest", "time": 1.0}).encode())
+    assert _ingest(tiff_input, output, "--set", "clip_percentiles=[5,95]") == 2
+    assert "older em2exm" in capsys.readouterr().err
+    assert _ingest(tiff_input, output, "--set", "clip_percentiles=[5,95]", "--update") == 0
+    assert commit.read_marker(output)["fingerprint"]["options.clip_percentiles"] == [5, 95]
+
+
+def test_update_redoes_only_what_changed(tmp_path: Path, tiff_input: str) -> None:
+    output = str(tmp_path / "em.zarr")
+    assert _ingest(tiff_input, output) == 0
+    first = commit.read_marker(output)["commit_id"]
+    assert _ingest(tiff_input, output, "--update") == 0
+    assert commit.read_marker(output)["commit_id"] == first
+    assert _ingest(tiff_input, output, "--update", "--set", "clip_percentiles=[5,95]") == 0
+    assert commit.read_marker(output)["commit_id"] != first
+
+
+def test_a_slice_folder_rewritten_in_place_is_a_new_input(tmp_path: Path, capsys) -> None:
+    import tifffile
+
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for z in range(4):
+        tifffile.imwrite(folder / f"s{z:02d}.tif", rng.integers(0, 255, (16, 16), dtype=np.uint8))
+    output = str(tmp_path / "em.zarr")
+    assert _ingest(str(folder), output) == 0
+    tifffile.imwrite(folder / "s02.tif", rng.integers(0, 255, (16, 16), dtype=np.uint8))
+    os.utime(folder / "s02.tif", ns=(1, 1))
+    capsys.readouterr()
+    assert _ingest(str(folder), output) == 2
+    assert "input.image was rewritten" in capsys.readouterr().err
+
+
+def test_a_report_is_made_again_when_what_it_shows_changed(tmp_path: Path) -> None:
+    shown = str(tmp_path / "evaluation")
+    commit.mark_complete(shown, {"stage": "evaluate"})
+    report = str(tmp_path / "report")
+
+    def make() -> bool:
+        with outputs.claim(report, stage="visualize", options={}, inputs={}, products=("report.md",), redo="never",
+                           watch={"evaluation": shown}) as output:
+            if output.complete:
+                return False
+            output.commit()
+            return True
+
+    assert make() and not make()
+    commit.mark_complete(shown, {"stage": "evaluate"})  # evaluated again
+    with pytest.raises(UserError, match="input.evaluation was rewritten"):
+        make()
+
+
+@pytest.mark.parametrize("output", ["/", "s3://bucket/./x", "s3://bucket/a/../x"])
+def test_root_and_dotted_outputs_exit_2(tiff_input: str, output: str, capsys) -> None:
+    assert _ingest(tiff_input, output) == 2
+    assert capsys.readouterr().err.count("error:") == 1
+
+
+def test_decode_label_names_cannot_escape_or_hide(tmp_path: Path, capsys) -> None:
+    url = _predictions(tmp_path)
+    for name in (".", ".em2exm_x"):
+        assert _decode("--predictions", url, *PLAN, "--name", name) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """The whole default pipeline on the bundled real data, with tiny training budgets: every stage runs,
-the report holds the experiment table (a)-(d) with numbers, and a second run resumes as a no-op."""
+the report holds the experiment table (a)-(f) with numbers, and a second run resumes as a no-op."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_demo_pipeline_runs_every_stage_and_reports_the_experiments(tmp_path):
     config = load_pipeline(config_path, TINY)
     pipeline = build_pipeline(config)
     assert {s.stage for s in pipeline.steps} == {
-        "ingest", "ccgan-train", "ccgan-transfer", "build-dataset", "seg-train", "seg-infer", "decode", "evaluate", "visualize",
+        "ingest", "ccgan-train", "ccgan-transfer", "match-intensity", "build-dataset", "seg-train", "seg-infer", "decode",
+        "evaluate", "visualize",
     }
     assert all(commit.is_complete(url) for step in pipeline.steps for url in step.outputs)
 
@@ -57,7 +58,9 @@ def test_demo_pipeline_runs_every_stage_and_reports_the_experiments(tmp_path):
     assert transferred.spatial_shape == em.spatial_shape and not np.array_equal(transferred.array[0], em.array[0])
 
     report = (tmp_path / "store" / "report" / "report.md").read_text()
-    for row in ("(a) trained on raw EM", "(b) trained on CCGAN", "(c) CCGAN with seg_match", "(d) oracle"):
+    rows = ("(a) trained on raw EM", "(b) trained on CCGAN", "(c) CCGAN with seg_match", "(d) oracle", "(e) EM inverted",
+            "(f) CCGAN segmentation head")
+    for row in rows:
         line = next(line for line in report.splitlines() if row in line)
         assert re.search(r"\| \d+\.\d{3} \|", line), line
     assert str(tmp_path / "store" / "report" / "report.md") in result.stdout

@@ -10,7 +10,7 @@ entry point is called three ways:
 
 The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
 Every phase compares the plan's fingerprint (options and inputs) with the one recorded at prepare: a changed plan is
-exit 2, never blocks of two plans in one output.  ``--overwrite`` belongs to the prepare (or a whole run).
+exit 2, never blocks of two plans in one output.  ``--overwrite`` / ``--update`` belong to the prepare (or a whole run).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from em2exm import commit, faults, outputs
+from em2exm import commit, faults, outputs, stagekit
 from em2exm.errors import UserError
 from em2exm.progress import progress
 
@@ -82,18 +82,20 @@ def _phase(args: argparse.Namespace) -> str:
     return "finalise" if args.finalise else "all"
 
 
-def run(job: BlockwiseJob, args: argparse.Namespace, overwrite: bool) -> None:
+def run(job: BlockwiseJob, args: argparse.Namespace) -> None:
     """Run the phases that the command-line flags ask for; every argument is checked before anything is written."""
     phase = _phase(args)
     ranges = task_ranges(job.count, args.plan_blocks) if phase == "plan" else []
     blocks = parse_range(args.blocks, job.count) if phase == "blocks" else range(job.count)
-    if overwrite and phase in ("blocks", "finalise"):
-        raise UserError(f"--overwrite cannot be combined with --{phase}", "pass --overwrite to --plan-blocks (or to a whole run)")
+    redo = stagekit.redo(args)
+    if redo != "never" and phase in ("blocks", "finalise"):
+        raise UserError(f"--overwrite/--update cannot be combined with --{phase}",
+                        "pass it to --plan-blocks (or to a whole run)")
     if phase in ("blocks", "finalise") and not outputs.planned(job.output):
         raise UserError(f"{job.output} has not been planned", f"run {job.stage} --plan-blocks N first")
     options = {**job.options.model_dump(mode="json"), **{f"plan.{k}": v for k, v in job.plan.items()}}
     with outputs.claim(job.output, stage=job.stage, options=options, inputs=job.inputs, products=job.products,
-                       overwrite=overwrite, resumable=frozenset(), joinable=phase != "all",
+                       redo=redo, resumable=frozenset(), joinable=phase != "all",
                        keep_lease=phase in ("plan", "blocks"), start=False) as output:
         output.keep = output.resumed  # a fresh plan is worth keeping once a block is done
         if output.complete:

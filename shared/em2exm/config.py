@@ -107,6 +107,14 @@ class RunOptions(StrictModel):
     name: str = "em2exm"
     blocks_per_task: int = Field(1, ge=1, description="blocks per parallel task of a blockwise step (Argo, SLURM)")
 
+    @field_validator("store")
+    @classmethod
+    def _lasting(cls, value: str) -> str:
+        if value.startswith("memory://"):
+            raise ValueError("memory:// lives inside one process, but the runner runs every step in its own: "
+                             "use a folder or s3://")
+        return value
+
 
 class DatasetOptions(StrictModel):
     """How build-dataset cuts a labelled volume into training and validation parts."""

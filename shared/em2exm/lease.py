@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -36,6 +37,7 @@ LEASE = ".em2exm_lease.json"
 RUN_ID_ENV = "EM2EXM_RUN_ID"
 TIMEOUT_ENV = "EM2EXM_LEASE_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600.0
+MIN_TIMEOUT_S = 1.0
 log = logging.getLogger("em2exm.lease")
 _PROCESS_RUN_ID = f"pid-{uuid.uuid4().hex[:12]}"
 
@@ -52,8 +54,9 @@ def timeout_s() -> float:
         value = float(text) if text else DEFAULT_TIMEOUT_S
     except ValueError as exc:
         raise UserError(f"{TIMEOUT_ENV}={text!r} is not a number of seconds", f"set {TIMEOUT_ENV}=600") from exc
-    if value <= 0:
-        raise UserError(f"{TIMEOUT_ENV}={text} must be > 0", f"set {TIMEOUT_ENV}=600")
+    if not math.isfinite(value) or value < MIN_TIMEOUT_S:
+        raise UserError(f"{TIMEOUT_ENV}={text} must be a finite number of seconds >= {MIN_TIMEOUT_S:g}",
+                        f"set {TIMEOUT_ENV}=600")
     return value
 
 
@@ -146,17 +149,31 @@ def _encode(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True).encode()
 
 
+FIELDS = {"run_id": str, "host": str, "pid": int, "stage": str, "heartbeat": (int, float)}
+
+
 def _decode(data: bytes) -> dict[str, Any] | None:
+    """The lease record, or None when it is unreadable (a torn write, or not ours): such a lease is replaced."""
     try:
         record = json.loads(data)
     except ValueError:
         return None
-    return record if isinstance(record, dict) and "run_id" in record else None
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), t) for k, t in FIELDS.items()):
+        return None
+    return record if math.isfinite(record["heartbeat"]) else None
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace (containers on one host name may each have their own)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def _alive_here(record: dict[str, Any]) -> bool:
-    """False only when the holder was a process of this host that has exited."""
-    if record.get("host") != socket.gethostname():
+    """False only when the holder was a process of this host (and pid namespace) that has exited."""
+    if record.get("host") != socket.gethostname() or record.get("pidns", "") != _pid_namespace():
         return True
     try:
         os.kill(int(record.get("pid", 0)), 0)
@@ -178,7 +195,7 @@ class Holder:
     age_s: float
 
     def describe(self) -> str:
-        return f"run {self.run_id} ({self.stage}, pid {self.pid} on {self.host}, last heartbeat {self.age_s:.0f} s ago)"
+        return f"run {self.run_id} ({self.stage}, pid {self.pid} on {self.host}, last heartbeat {max(self.age_s, 0):.0f} s ago)"
 
 
 class Lease:
@@ -196,8 +213,8 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     def _record(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "host": socket.gethostname(), "pid": os.getpid(), "stage": self.stage,
-                "heartbeat": time.time()}
+        return {"run_id": self.run_id, "host": socket.gethostname(), "pid": os.getpid(), "pidns": _pid_namespace(),
+                "stage": self.stage, "heartbeat": time.time()}
 
     def _mine(self, record: dict[str, Any] | None) -> bool:
         return bool(record) and record.get("run_id") == self.run_id and (
@@ -245,12 +262,22 @@ class Lease:
     def _beat(self) -> None:
         interval = max(0.5, self.timeout / 10)
         while not self._stop.wait(interval):
-            record, token = self.slot.read()
-            if not self._mine(record):
-                self.lost = True
-                log.error("lost the lease on %s to %s", self.output, record)
-                return
-            self.slot.replace(self._record(), token)
+            try:
+                record, token = self.slot.read()
+                if not self._mine(record):
+                    self.lost = True
+                    log.error("lost the lease on %s to %s", self.output, record)
+                    return
+                self.slot.replace(self._record(), token)
+            except Exception as exc:  # noqa: BLE001 - a storage hiccup: try again at the next beat
+                log.warning("lease heartbeat on %s failed (%s); retrying", self.output, exc)
+
+    def holds(self) -> bool:
+        """Whether the lease is (still) this run's, without raising."""
+        if self.lost:
+            return False
+        record, _ = self.slot.read()
+        return self._mine(record)
 
     def check(self) -> None:
         """Raise unless the lease is still this run's (call before committing anything)."""

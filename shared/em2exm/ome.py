@@ -193,8 +193,21 @@ def _check_geometry(shape: Sequence[int], axes: Sequence[str], voxel_size: Seque
         raise UserError(f"voxel size must be three positive numbers (z y x nm), got {voxel_size}", "fix --voxel-size")
 
 
-PRODUCTS = ("zarr.json", "0", "labels")
-"""What an OME-Zarr image output consists of: its metadata, its level-0 array and its label images."""
+def image_products(*labels: str) -> tuple[str, ...]:
+    """What an OME-Zarr image output of a stage consists of: its metadata, its level-0 array and the label images
+    the stage writes (``labels/<name>``; other label images beside them are not the stage's)."""
+    return ("zarr.json", "0", *(f"labels/{name}" for name in labels))
+
+
+def remove_labels(image_url: str, name: str) -> None:
+    """Delete label image ``name`` of the image at ``image_url`` and drop it from the labels group's list."""
+    storage.remove(storage.join(image_url, "labels", name))
+    try:
+        group = zarr.open_group(storage.zarr_store(image_url), mode="r+", path="labels")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.ContainsArrayError):
+        return
+    names = [n for n in group.attrs.get("ome", {}).get("labels", []) if n != name]
+    group.attrs["ome"] = {**group.attrs.get("ome", {}), "labels": names}
 
 
 def read_region(volume: Volume, box: tuple[slice, ...], fix: str = "the volume is corrupt: rewrite it") -> np.ndarray:

@@ -1,7 +1,13 @@
-"""``em2exm run pipeline.yaml``: run the pipeline's steps in order on this machine, skipping complete ones."""
+"""``em2exm run pipeline.yaml``: run the pipeline's steps in order on this machine, skipping current ones.
+
+A step is current when its outputs are committed and were made by the same command from inputs with the same
+identity (recorded in the output after the step ran); any other step runs with ``--update``, so the stage itself
+keeps an output whose fingerprint still matches and redoes one made with other options or inputs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shlex
@@ -11,27 +17,54 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from em2exm import commit
+from em2exm import commit, storage
 from em2exm.config import load_pipeline
 from em2exm.errors import ReportedError
+from em2exm.fingerprints import input_identity
 from em2exm.layout import RunLayout
 from em2exm.lease import RUN_ID_ENV
 from em2exm.pipeline import Pipeline, Step, build_pipeline
 from em2exm.stagekit import _Parser
 
 log = logging.getLogger("em2exm.run")
+STEP_RECORD = ".em2exm_step.json"
 SAFE_PATH = "-P" if sys.version_info >= (3, 11) else "-I"  # keeps the working directory off the steps' sys.path
 
 
-def is_done(step: Step) -> bool:
-    """Whether every output of ``step`` is committed."""
-    return all(commit.is_complete(url) for url in step.outputs)
+def step_key(step: Step) -> str:
+    """What a step's result depends on, as the runner sees it: its command and the identity of its inputs."""
+    record = [step.stage, list(step.args), [input_identity(url) for url in step.inputs]]
+    return hashlib.sha256(json.dumps(record).encode()).hexdigest()
+
+
+def _commits(step: Step) -> list[str | None]:
+    return [commit.read_marker(url).get("commit_id") if commit.is_complete(url) else None for url in step.outputs]
+
+
+def is_current(step: Step) -> bool:
+    """Whether the step's outputs are committed and were made by this same command from these same inputs
+    (as recorded by :func:`remember`); anything else runs the step, which then keeps or redoes its output."""
+    commits = _commits(step)
+    if None in commits:
+        return False
+    try:
+        record = json.loads(storage.read_bytes(storage.join(step.outputs[0], STEP_RECORD)))
+    except (FileNotFoundError, ValueError):
+        return False
+    return record == {"key": step_key(step), "commits": commits}
+
+
+def remember(step: Step) -> None:
+    """Record, in the step's output, the command and inputs its committed outputs were made with."""
+    record = {"key": step_key(step), "commits": _commits(step)}
+    storage.write_atomic(storage.join(step.outputs[0], STEP_RECORD), json.dumps(record).encode())
 
 
 def local_command(step: Step, overwrite: bool = False) -> list[str]:
-    """The command this machine runs for ``step``: this interpreter, never importing from the working directory."""
+    """The command this machine runs for ``step``: this interpreter, never importing from the working directory;
+    ``--update`` (redo an output made with other options or inputs) unless ``--overwrite`` (redo it anyway)."""
     python, *rest = step.command(python=sys.executable)
-    return [python, SAFE_PATH, *rest, *(["--overwrite"] if overwrite else [])]
+    return [python, SAFE_PATH, *rest, "--overwrite" if overwrite else "--update"]
 
 
 def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str] = ()) -> list[str]:
@@ -41,8 +74,8 @@ def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str
     for step in pipeline.steps:
         if only and step.name not in only:
             continue
-        if is_done(step) and not overwrite:
-            log.info("skip %s (complete)", step.name)
+        if not overwrite and is_current(step):
+            log.info("skip %s (complete, same command and inputs)", step.name)
             continue
         command = local_command(step, overwrite)
         log.info("run %s: %s", step.name, shlex.join(command[1:]))
@@ -51,6 +84,7 @@ def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str
         if code != 0:
             raise StepFailedError(step.name, code)
         log.info("done %s in %.1f s", step.name, time.monotonic() - start)
+        remember(step)
         ran.append(step.name)
     return ran
 
@@ -67,7 +101,7 @@ def main(argv: Sequence[str]) -> None:
     parser = _Parser(prog="em2exm run", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="pipeline YAML")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    parser.add_argument("--overwrite", action="store_true", help="redo every step")
+    parser.add_argument("--overwrite", action="store_true", help="redo every step (only em2exm's own outputs are removed)")
     parser.add_argument("--only", action="append", default=[], metavar="STEP", help="run only this step (repeatable)")
     parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
     parser.add_argument("--log-level", default="INFO")
@@ -84,7 +118,8 @@ def main(argv: Sequence[str]) -> None:
         if exc.code == 2:
             raise ReportedError(f"em2exm run: step {exc.step} failed (exit 2); its error is above") from exc
         raise
-    log.info("pipeline complete (%d steps run, %d skipped)", len(ran), len(pipeline.steps) - len(ran))
+    chosen = [s for s in pipeline.steps if not args.only or s.name in args.only]
+    log.info("pipeline complete (%d steps run, %d already current)", len(ran), len(chosen) - len(ran))
     if not args.only:
         report = RunLayout(config.run.store).report
         print(f"results: {config.run.store}\nreport:  {report}/report.md\npictures: {report}/*.png")

@@ -1,7 +1,7 @@
 """The stage contract shared by every ``python -m stages.<name>`` entry point.
 
 Common flags: ``--config`` (pipeline YAML; the stage reads its own section), ``--params`` (that section
-as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite``.
+as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite`` / ``--update``.
 Exit codes: 0 success, 2 bad input or config (one line naming the problem and the fix), 1 internal error.
 """
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from em2exm import storage
 from em2exm.config import section_from_sources, validate
 from em2exm.errors import ReportedError, UserError
+from em2exm.outputs import Redo
 
 Options = TypeVar("Options", bound=BaseModel)
 log = logging.getLogger("em2exm")
@@ -37,8 +38,11 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="pipeline YAML (path or URL); the stage reads its own section")
     parser.add_argument("--params", help="the stage's options as a JSON object")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an option")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redo an output em2exm already wrote (only its own files are removed; never data it did not write)")
+    redo = parser.add_mutually_exclusive_group()
+    redo.add_argument("--overwrite", action="store_true",
+                      help="redo an output em2exm already wrote (only its own files are removed; never data it did not write)")
+    redo.add_argument("--update", action="store_true",
+                      help="redo the output only if it was made with other options or inputs (em2exm run passes it)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -52,6 +56,11 @@ def options_from_args(args: argparse.Namespace, section: str, model: type[Option
         if isinstance(value, str):
             storage.check_url(value)
     return options
+
+
+def redo(args: argparse.Namespace) -> Redo:
+    """When to redo an output em2exm already wrote, from ``--overwrite`` / ``--update``."""
+    return "always" if args.overwrite else ("if-changed" if args.update else "never")
 
 
 def run_stage(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:

@@ -27,11 +27,17 @@ def protocol_of(url: str) -> str:
 
 
 def normalise(url: str) -> str:
-    """Absolute, slash-free-at-the-end form of a URL or local path."""
-    url = str(url).rstrip("/")
+    """Absolute, slash-free-at-the-end form of a URL or local path (a leading ``//`` is one ``/``)."""
+    url = str(url)
     if protocol_of(url) == "file":
-        return os.path.abspath(url.removeprefix("file://"))
-    return url
+        path = os.path.abspath(url.removeprefix("file://"))
+        return "/" + path.lstrip("/")
+    return url.rstrip("/")
+
+
+def resolved(url: str) -> str:
+    """:func:`normalise` with local symbolic links resolved: where the data really is."""
+    return os.path.realpath(normalise(url)) if protocol_of(url) == "file" else normalise(url)
 
 
 def join(url: str, *parts: str) -> str:
@@ -208,6 +214,9 @@ def check_url(url: str) -> None:
         raise UserError(f"{url} has an unknown storage protocol '{protocol}://'", "use a path, file://, s3:// or memory://")
     if protocol in BUCKET_PROTOCOLS and not url.split("://", 1)[1].split("/", 1)[0]:
         raise UserError(f"{url} names no bucket", f"write {protocol}://BUCKET/path")
+    if any(part in (".", "..") for part in url.split("://", 1)[1].split("/")):
+        raise UserError(f"{url} has '.' or '..' path segments, which object stores do not resolve",
+                        "write the key without them")
 
 
 def existing_ancestor(url: str) -> str:

@@ -17,7 +17,7 @@ from em2exm.ccgan.checkpoint import (
 )
 from em2exm.ccgan.config import CCGANConfig, TransferOptions
 from em2exm.ccgan.sampler import PatchSampler
-from em2exm.ccgan.samples import png_bytes, sample_grid
+from em2exm.ccgan.samples import sample_png, sample_rows
 from em2exm.ccgan.trainer import CCGANTrainer
 from em2exm.ccgan.translate import Translator, array_reader, array_writer, block_boxes, translate_volume
 
@@ -33,9 +33,9 @@ __all__ = [
     "checkpoint_bytes",
     "generator_from_checkpoint",
     "load_checkpoint",
-    "png_bytes",
     "reference_generator",
-    "sample_grid",
+    "sample_png",
+    "sample_rows",
     "save_checkpoint",
     "trainer_from_checkpoint",
     "translate_volume",

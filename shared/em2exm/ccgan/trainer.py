@@ -32,6 +32,16 @@ FORMAT = "em2exm.ccgan/1"
 Tensors = dict[str, torch.Tensor]
 
 
+def correlation(real: torch.Tensor, fake: torch.Tensor | None) -> torch.Tensor:
+    """Pearson correlation of a batch and its translation: +1 keeps the contrast, -1 inverts it (EM -> ExM
+    should invert: dark membranes become bright), 0 unrelated. A diagnostic logged with the losses."""
+    if fake is None:
+        return torch.zeros(())
+    a, b = real.detach().float().flatten(), fake.detach().float().flatten()
+    a, b = a - a.mean(), b - b.mean()
+    return (a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-8)
+
+
 class CCGANTrainer:
     """Networks G_A (A -> B), G_B (B -> A), D_A (judges B), D_B (judges A), optional D_seg; optimisers and state."""
 
@@ -107,6 +117,8 @@ class CCGANTrainer:
         self.visuals = {"real_A": real_a, "real_B": real_b, **{k: v.detach() for k, v in out.items() if v is not None}}
         if target is not None:
             self.visuals["label_A"] = target
+        losses["polarity_A"] = correlation(real_a, out["fake_B"])
+        losses["polarity_B"] = correlation(real_b, out["fake_A"])
         names = list(losses)
         values = torch.stack([losses[k].detach().float() for k in names]).tolist()
         result = dict(zip(names, values))
