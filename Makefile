@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench chart images clean
+.PHONY: setup demo benchmark test test-fast lint bench chart images clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: setup
 	$(PY) -m em2exm run configs/demo.yaml
 	$(PY) -m em2exm run configs/demo-nuclei.yaml
 	@echo "results: $(CURDIR)/runs/demo (EM->plantseg membranes), $(CURDIR)/runs/demo-nuclei (EM->GoNuclear nuclei)"
+
+benchmark: setup
+	$(PY) -m em2exm run configs/benchmark-sim.yaml
+	@echo "results: $(CURDIR)/runs/benchmark-sim (gala EM -> simulated ExM from FlyEM medulla labels)"
 
 test: setup
 	$(PY) -m pytest -q
