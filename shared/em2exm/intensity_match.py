@@ -20,7 +20,7 @@ from scipy import ndimage as ndi
 
 from em2exm.seg.window import read_reflect
 
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 SIGMA_GRID = np.arange(0.0, 6.01, 0.25)
 LAGS = (1, 2, 3, 4)
 Box = tuple[slice, slice, slice]
