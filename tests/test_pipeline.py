@@ -12,7 +12,7 @@ import tifffile
 from conftest import REPO, run_cli
 from em2exm import commit, ome, runner
 from em2exm.config import load_pipeline
-from em2exm.pipeline import build_pipeline, common_voxel_size
+from em2exm.pipeline import BLOCKWISE, build_pipeline, common_voxel_size
 from em2exm.stagekit import run_stage
 
 
@@ -69,7 +69,7 @@ def test_production_preset_runs_on_gpus_and_fans_out():
     assert not any(s.stage == "evaluate" for s in pipeline.steps), "no ExM labels: nothing to evaluate"
     for step in pipeline.steps:
         assert (step.resources.gpu > 0) == (step.stage in ("ccgan-train", "ccgan-transfer", "seg-train", "seg-infer"))
-        assert (step.fanout == 4) == (step.stage in ("ccgan-transfer", "seg-infer", "decode"))
+        assert (step.fanout == 4) == (step.stage in BLOCKWISE)
     assert pipeline.step("seg-train-ccgan").resources.memory_gib == 32
 
 
