@@ -95,7 +95,7 @@ class _Slot:
             return None
 
     def _locked(self) -> Any:
-        return _FolderLock(self.url) if storage.protocol_of(self.url) == "file" else _MEMORY_LOCK
+        return _FolderLock(self.url) if storage.protocol_of(self.url) == "file" else storage.MEMORY_LOCK
 
 
 class _S3Slot(_Slot):
@@ -140,9 +140,6 @@ class _FolderLock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
-
-
-_MEMORY_LOCK = threading.RLock()
 
 
 def _encode(record: dict[str, Any]) -> bytes:

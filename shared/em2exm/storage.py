@@ -185,7 +185,7 @@ def create_exclusive(url: str, data: bytes) -> bool:
         return True
     fs, path = filesystem(url)
     if protocol == "memory":
-        with _MEMORY_LOCK:
+        with MEMORY_LOCK:
             if fs.exists(path):
                 return False
             fs.pipe_file(path, data)
@@ -199,7 +199,8 @@ def create_exclusive(url: str, data: bytes) -> bool:
     return True
 
 
-_MEMORY_LOCK = threading.Lock()
+MEMORY_LOCK = threading.RLock()
+"""Serialises the check-then-write steps on ``memory://`` objects (conditional create, compare-and-swap)."""
 
 
 BUCKET_PROTOCOLS = ("s3", "gs", "gcs", "az", "abfs")
