@@ -22,7 +22,9 @@ demo: setup
 
 benchmark: setup
 	$(PY) -m em2exm run configs/benchmark-sim.yaml
-	@echo "results: $(CURDIR)/runs/benchmark-sim (gala EM -> simulated ExM from FlyEM medulla labels)"
+	$(PY) -m em2exm run configs/benchmark-ovule.yaml
+	@echo "results: $(CURDIR)/runs/benchmark-sim/report (gala EM -> simulated ExM from FlyEM medulla labels)"
+	@echo "         $(CURDIR)/runs/benchmark-ovule/report (gala EM -> PlantSeg ovule confocal membranes)"
 
 test: setup
 	$(PY) -m pytest -q

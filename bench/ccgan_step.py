@@ -1,9 +1,10 @@
 """Seconds per full CycleGAN iteration (G and D forward, backward, step) of em2exm.ccgan.
 
 Cases: 2D resnet_9blocks (ngf 64, ndf 64, n_layers 3, batch 1) on 1x1x128x128, and 3D on 1x1x17x65x65 and
-1x1x16x64x64, no segmentation head (the plain CycleGAN the reference runs). ``--reference`` also times
-the reference's iteration order on the same networks and machine (separate passes for fakes, identities and
-each discriminator input, NCHW tensors, single-tensor Adam) for a same-conditions speedup; ``--plain-conv``
+1x1x16x64x64, no segmentation head (the plain CycleGAN the reference runs). em2exm trains as configured by
+default: bfloat16 autocast where the CPU has native bf16 (em2exm.precision), else float32. ``--reference`` also
+times the reference's iteration order on the same networks and machine (float32, separate passes for fakes,
+identities and each discriminator input, NCHW tensors, single-tensor Adam) for a same-conditions speedup; ``--plain-conv``
 times em2exm with plain ``nn.Conv2d``/``nn.Conv3d`` (no split CPU backward, see em2exm.ccgan.conv). Prints JSON.
 
     .venv/bin/python bench/ccgan_step.py [--cases 2d_128,3d_17x65x65,3d_16x64x64] [--iters 5] [--threads 2]
@@ -31,6 +32,7 @@ from em2exm.ccgan.conv import Conv2d, Conv3d  # noqa: E402
 from em2exm.ccgan.layers import InstanceNorm  # noqa: E402
 from em2exm.ccgan.losses import gan_loss  # noqa: E402
 from em2exm.ccgan.trainer import CCGANTrainer  # noqa: E402
+from em2exm.precision import cpu_has_native_bf16  # noqa: E402
 
 CASES: dict[str, tuple[int, tuple[int, ...]]] = {
     "2d_128": (2, (128, 128)),
@@ -161,7 +163,8 @@ def main() -> None:
                 row["speedup_median"] = round(row["reference_s_per_iter_median"] / row["em2exm_s_per_iter_median"], 3)
             results.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    info = {"torch": torch.__version__, "threads": args.threads, "cpu": platform.processor() or platform.machine()}
+    info = {"torch": torch.__version__, "threads": args.threads, "cpu": platform.processor() or platform.machine(),
+            "em2exm_cpu_autocast": "bfloat16" if cpu_has_native_bf16() else "off (no native bf16)"}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     print(json.dumps({"info": info, "results": results}, indent=1))

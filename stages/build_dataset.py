@@ -16,6 +16,7 @@ import numpy as np
 from em2exm import ome, outputs, stagekit, storage
 from em2exm.config import DatasetOptions
 from em2exm.errors import UserError
+from pydantic import Field
 
 log = logging.getLogger("em2exm.build_dataset")
 LABELS_NAME = "groundtruth"
@@ -25,13 +26,13 @@ PRODUCTS = ("train.zarr", "val.zarr", "train_im.h5", "train_label.h5", "val_im.h
 class BuildDatasetParams(DatasetOptions):
     """Inputs and output of one dataset."""
 
-    image: str
-    labels: str
-    output: str
+    image: str = Field(description="OME-Zarr image URL (uint8): transferred EM, raw EM or ExM")
+    labels: str = Field(description="OME-Zarr label image URL of the same shape, e.g. <em.zarr>/labels/groundtruth")
+    output: str = Field(description="dataset folder URL")
 
 
 def parse(argv: Sequence[str]) -> tuple[BuildDatasetParams, outputs.Redo]:
-    parser = stagekit.make_parser("build-dataset", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("build-dataset", __doc__.splitlines()[0], BuildDatasetParams, "dataset")
     parser.add_argument("--image", help="OME-Zarr image URL (transferred EM, raw EM or ExM)")
     parser.add_argument("--labels", help="OME-Zarr label image URL, e.g. <em.zarr>/labels/groundtruth")
     parser.add_argument("--output", help="dataset folder URL")

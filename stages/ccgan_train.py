@@ -31,6 +31,7 @@ from em2exm.ccgan.samples import sample_png
 from em2exm.ccgan.trainer import CCGANTrainer
 from em2exm.errors import UserError
 from em2exm.progress import progress
+from pydantic import Field
 
 log = logging.getLogger("em2exm.ccgan_train")
 RESUMABLE = {
@@ -48,15 +49,17 @@ PRODUCTS = (CHECKPOINT, LOSSES, SAMPLES, TENSORBOARD)
 class CCGANTrainParams(CCGANConfig):
     """The ``ccgan`` options plus this run's inputs and output."""
 
-    a: str
-    a_labels: str | None = None
-    b: str
-    output: str
+    a: str = Field(description="domain A (EM) OME-Zarr image URL, e.g. run/em.zarr")
+    a_labels: str | None = Field(None, description="instance labels of the A image, e.g. "
+                                                   "run/em.zarr/labels/groundtruth (needed by seg_head and "
+                                                   "min_foreground)")
+    b: str = Field(description="domain B (ExM) OME-Zarr image URL, e.g. run/exm.zarr")
+    output: str = Field(description="output folder URL (checkpoint, losses, samples)")
 
 
 def parse(argv: Sequence[str]) -> tuple[CCGANTrainParams, outputs.Redo]:
     """Options and when to redo a finished output (--overwrite, --update) from the command line."""
-    parser = stagekit.make_parser("ccgan-train", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("ccgan-train", __doc__.splitlines()[0], CCGANTrainParams, "ccgan")
     parser.add_argument("--a", help="domain A (EM) OME-Zarr image URL, e.g. run/em.zarr")
     parser.add_argument("--a-labels", help="its instance labels, e.g. run/em.zarr/labels/groundtruth")
     parser.add_argument("--b", help="domain B (ExM) OME-Zarr image URL, e.g. run/exm.zarr")

@@ -36,6 +36,7 @@ from em2exm.ccgan.config import TransferOptions, resolve_device
 from em2exm.ccgan.outputs import CHECKPOINT
 from em2exm.ccgan.translate import Translator, block_boxes
 from em2exm.errors import UserError
+from pydantic import Field
 
 log = logging.getLogger("em2exm.ccgan_transfer")
 LABELS_NAME = "groundtruth"
@@ -47,15 +48,16 @@ CORRUPT = "the input volume is corrupt: rewrite it (em2exm ingest)"
 class TransferParams(TransferOptions):
     """The ``transfer`` options plus this run's checkpoint, inputs and output."""
 
-    checkpoint: str
-    image: str
-    labels: str | None = None
-    output: str
+    checkpoint: str = Field(description="finished ccgan-train output folder URL (or a checkpoint.pt in one)")
+    image: str = Field(description="input OME-Zarr image URL: EM for G_A, ExM for G_B, e.g. run/em.zarr")
+    labels: str | None = Field(None, description="instance labels of the image, copied unchanged to "
+                                                 "<output>/labels/groundtruth; null: none")
+    output: str = Field(description="output OME-Zarr URL, e.g. run/transferred.zarr")
 
 
 def parse(argv: Sequence[str]) -> tuple[TransferParams, argparse.Namespace]:
     """Options and the parsed flags (block flags, --overwrite) from the command line."""
-    parser = stagekit.make_parser("ccgan-transfer", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("ccgan-transfer", __doc__.splitlines()[0], TransferParams, "transfer")
     parser.add_argument("--checkpoint", help="ccgan-train output folder URL (or its checkpoint.pt)")
     parser.add_argument("--image", help="EM OME-Zarr image URL, e.g. run/em.zarr")
     parser.add_argument("--labels", help="its labels to carry over, e.g. run/em.zarr/labels/groundtruth")

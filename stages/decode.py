@@ -32,13 +32,14 @@ STAGING = ".em2exm_local_ids"
 class DecodeParams(DecodeOptions):
     """The decode options plus this run's input and label name."""
 
-    predictions: str
-    name: str = Field("instances", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    predictions: str = Field(description="OME-Zarr image of uint8 maps (c, z, y, x) written by seg-infer")
+    name: str = Field("instances", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                      description="name of the label image written to <predictions>/labels/<name>")
 
 
 def parse(argv: Sequence[str]) -> tuple[DecodeParams, Any]:
     """Options and the parsed flags (for --overwrite and the blockwise phases)."""
-    parser = stagekit.make_parser("decode", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("decode", __doc__.splitlines()[0], DecodeParams, "decode")
     parser.add_argument("--predictions", help="OME-Zarr image of uint8 maps (C,Z,Y,X) written by seg-infer")
     parser.add_argument("--name", help="label image name under <predictions>/labels (default: instances)")
     blockwise.add_block_flags(parser)

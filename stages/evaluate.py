@@ -16,8 +16,10 @@ import numpy as np
 from em2exm import ome, outputs, readers, stagekit, storage
 from em2exm.errors import UserError
 from em2exm.metrics import Contingency, flat_dict, markdown_table, score
+from em2exm.metrics.contingency import ignore_small_groundtruth
 from em2exm.metrics.options import Box, EvaluateOptions
 from em2exm.progress import progress
+from pydantic import Field
 
 log = logging.getLogger("em2exm.evaluate")
 CORRUPT = "the label image is corrupt: rewrite it"
@@ -27,14 +29,15 @@ PRODUCTS = ("metrics.json", "metrics.md")
 class EvaluateParams(EvaluateOptions):
     """The evaluate options plus the two label images and the output folder."""
 
-    segmentation: str
-    groundtruth: str
-    output: str
+    segmentation: str = Field(description="label image URL of the segmentation, e.g. <predictions>/labels/instances")
+    groundtruth: str = Field(description="label image URL of the ground truth on the same grid, e.g. "
+                                         "<exm.zarr>/labels/groundtruth")
+    output: str = Field(description="folder URL for metrics.json and metrics.md")
 
 
 def parse(argv: Sequence[str]) -> tuple[EvaluateParams, outputs.Redo]:
     """Options and when to redo a finished output (--overwrite, --update) from the command line."""
-    parser = stagekit.make_parser("evaluate", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("evaluate", __doc__.splitlines()[0], EvaluateParams, "evaluate")
     parser.add_argument("--segmentation", help="label image URL, e.g. <predictions>/labels/instances")
     parser.add_argument("--groundtruth", help="label image URL, e.g. <exm.zarr>/labels/groundtruth")
     parser.add_argument("--output", help="folder URL for metrics.json and metrics.md")
@@ -88,14 +91,15 @@ def score_volumes(params: EvaluateParams, seg: ome.Volume, gt: ome.Volume, regio
     boxes = list(blocks(region, params.block))
     for box in progress(boxes, total=len(boxes), desc="evaluate"):
         contingency.add(ome.read_region(gt, box, CORRUPT), ome.read_region(seg, box, CORRUPT))
-    table = contingency.table()
+    table, ignored, ignored_voxels = ignore_small_groundtruth(contingency.table(), params.ignore_gt_smaller_than)
     if not table.gt.any():
-        raise UserError(f"the ground truth has no instances in the evaluated region {region}",
-                        "check the ground truth URL or lower evaluate.region_start")
+        raise UserError(f"the ground truth has no instances of >= {params.ignore_gt_smaller_than} voxels in the "
+                        f"evaluated region {region}", "check the ground truth URL or lower evaluate.region_start")
     scores = score(table, params.thresholds)
     metrics = {
         **flat_dict(scores), "region": [[s.start, s.stop] for s in region], "judge": params.judge,
-        "segmentation": seg.url, "groundtruth": gt.url,
+        "segmentation": seg.url, "groundtruth": gt.url, "ignore_gt_smaller_than": params.ignore_gt_smaller_than,
+        "ignored_gt_instances": ignored, "ignored_gt_voxels": ignored_voxels,
     }
     storage.write_bytes(storage.join(params.output, "metrics.json"), json.dumps(metrics, indent=1).encode())
     name = seg.url.rstrip("/").rsplit("/", 1)[-1]

@@ -25,20 +25,26 @@ MIN_SIDE = 2  # voxels per axis: anything thinner is a plane or a line, not a vo
 class IngestParams(IngestOptions):
     """Everything one ingest needs: the shared options plus this volume's inputs and output."""
 
-    image: str
-    labels: str | None = None
-    labels_name: str = "groundtruth"
-    voxel_size: Triple | None = None
-    expansion_factor: float = Field(1.0, gt=0)
-    target_voxel_size: Triple | None = None
-    subvolume: int | None = None
+    image: str = Field(description="input image: .tif, file.h5:/dataset, .zarr or a folder of slices (path or URL)")
+    labels: str | None = Field(None, description="instance labels of the same volume and shape (0 = background); "
+                                                 "null: none")
+    labels_name: str = Field("groundtruth", description="name of the label image in the output (labels/<name>)")
+    voxel_size: Triple | None = Field(None, description="input voxel size (z, y, x) in nm; null: the one the image "
+                                                        "file declares")
+    expansion_factor: float = Field(1.0, gt=0, description="ExM expansion factor: the voxel size is divided by it to "
+                                                           "give pre-expansion nm (1 for EM)")
+    target_voxel_size: Triple | None = Field(None, description="resample to this voxel size (z, y, x) in "
+                                                               "(pre-expansion) nm; null: voxel_size / "
+                                                               "expansion_factor, no resampling")
+    subvolume: int | None = Field(None, description="index of the volume to read from a 4D stack of sub-volumes; "
+                                                    "null: the input is 3D")
     channel: int | None = Field(None, ge=0, description="the channel to ingest from a multi-channel (e.g. RGB) image")
-    output: str
+    output: str = Field(description="output OME-Zarr URL")
 
 
 def parse(argv: Sequence[str]) -> tuple[IngestParams, outputs.Redo]:
     """Options and when to redo a finished output (--overwrite, --update) from the command line."""
-    parser = stagekit.make_parser("ingest", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("ingest", __doc__.splitlines()[0], IngestParams, "ingest")
     parser.add_argument("--image", help="image file: .tif, file.h5:/dataset, .zarr or a folder of slices")
     parser.add_argument("--labels", help="instance labels, same shape as the image (optional)")
     parser.add_argument("--labels-name", help="name of the label image in the output (default groundtruth)")

@@ -22,6 +22,7 @@ from em2exm.ccgan.translate import block_boxes
 from em2exm.config import MatchOptions
 from em2exm.errors import UserError
 from em2exm.progress import progress
+from pydantic import Field
 
 log = logging.getLogger("em2exm.match_intensity")
 LABELS_NAME = "groundtruth"
@@ -32,15 +33,16 @@ CORRUPT = "the input volume is corrupt: rewrite it (em2exm ingest)"
 class MatchParams(MatchOptions):
     """The ``match`` options plus this run's inputs and output."""
 
-    image: str
-    labels: str | None = None
-    target: str
-    output: str
+    image: str = Field(description="EM OME-Zarr image URL (uint8), e.g. run/em.zarr")
+    labels: str | None = Field(None, description="its instance labels, copied unchanged to "
+                                                 "<output>/labels/groundtruth; null: none")
+    target: str = Field(description="the ExM OME-Zarr image URL (uint8) whose look is matched, e.g. run/exm.zarr")
+    output: str = Field(description="output OME-Zarr URL, e.g. run/transferred/intensity.zarr")
 
 
 def parse(argv: Sequence[str]) -> tuple[MatchParams, argparse.Namespace]:
     """Options and the parsed flags (block flags, --overwrite) from the command line."""
-    parser = stagekit.make_parser("match-intensity", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("match-intensity", __doc__.splitlines()[0], MatchParams, "match")
     parser.add_argument("--image", help="EM OME-Zarr image URL, e.g. run/em.zarr")
     parser.add_argument("--labels", help="its labels to carry over, e.g. run/em.zarr/labels/groundtruth")
     parser.add_argument("--target", help="the ExM OME-Zarr image URL whose look is matched, e.g. run/exm.zarr")

@@ -25,6 +25,7 @@ from em2exm.seg.heads import channel_names
 from em2exm.seg.predict import Predictor
 from em2exm.seg.runtime import keep_freed_memory, resolve_device
 from em2exm.seg.window import SlidingWindow
+from pydantic import Field
 
 log = logging.getLogger("em2exm.seg_infer")
 CHECKPOINT = "checkpoint.pt"
@@ -34,13 +35,13 @@ MAX_CHUNK = 64
 class SegInferParams(InferOptions):
     """Inference options (the ``infer`` section) plus inputs and output."""
 
-    checkpoint: str
-    image: str
-    output: str
+    checkpoint: str = Field(description="finished seg-train output folder URL (or a checkpoint .pt file URL)")
+    image: str = Field(description="OME-Zarr image URL (z, y, x) to segment")
+    output: str = Field(description="predictions OME-Zarr URL: uint8 maps (c, z, y, x), trunc(255 * probability)")
 
 
 def parse(argv: Sequence[str]) -> tuple[SegInferParams, argparse.Namespace]:
-    parser = stagekit.make_parser("seg-infer", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("seg-infer", __doc__.splitlines()[0], SegInferParams, "infer")
     parser.add_argument("--checkpoint", help="seg-train output folder URL (or a checkpoint .pt file URL)")
     parser.add_argument("--image", help="OME-Zarr image URL (Z, Y, X)")
     parser.add_argument("--output", help="predictions OME-Zarr URL")

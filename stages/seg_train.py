@@ -43,15 +43,15 @@ PRODUCTS = (CHECKPOINT, LOSSES, PICTURE, TENSORBOARD)
 class SegTrainParams(SegTrainConfig):
     """Training options (the ``seg`` section) plus where the data comes from and goes to."""
 
-    dataset: str
-    output: str
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dataset: str = Field(description="build-dataset output folder URL (zarr format: train.zarr, val.zarr)")
+    output: str = Field(description="model folder URL (checkpoint.pt, losses.jsonl, validation.png, tensorboard)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available, else cpu")
     log_interval: int = Field(20, ge=1, description="iterations between loss lines")
     checkpoint_interval: int = Field(200, ge=1, description="iterations between checkpoints")
 
 
 def parse(argv: Sequence[str]) -> tuple[SegTrainParams, outputs.Redo]:
-    parser = stagekit.make_parser("seg-train", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("seg-train", __doc__.splitlines()[0], SegTrainParams, "seg")
     parser.add_argument("--dataset", help="build-dataset output folder URL (train.zarr, val.zarr)")
     parser.add_argument("--output", help="model folder URL (checkpoint.pt, losses.jsonl, ...)")
     args = parser.parse_args(argv)

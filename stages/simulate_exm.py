@@ -25,7 +25,7 @@ from em2exm.errors import UserError
 from em2exm.simulate.grid import block_boxes
 from em2exm.simulate.options import NOISE_TILE, SimulateOptions
 from em2exm.simulate.render import Renderer
-from pydantic import BaseModel
+from pydantic import Field
 
 log = logging.getLogger("em2exm.simulate_exm")
 LABELS_NAME = "groundtruth"
@@ -35,23 +35,14 @@ CORRUPT = "the label volume is corrupt: rewrite it (em2exm ingest)"
 class SimulateParams(SimulateOptions):
     """The ``simulate`` options plus this run's input and output."""
 
-    labels: str
-    output: str
-
-
-def options_help(model: type[BaseModel]) -> str:
-    """Every option of ``model`` with its default and meaning, for ``--help``."""
-    lines = ["options (--set key=value, --params JSON or the config section):"]
-    for name, field in model.model_fields.items():
-        lines.append(f"  {name} (default {field.default}): {field.description}")
-    return "\n".join(lines)
+    labels: str = Field(description="OME-Zarr instance label image URL, e.g. run/em.zarr/labels/groundtruth")
+    output: str = Field(description="output OME-Zarr URL (the simulated image plus the labels on its grid), e.g. "
+                                    "run/simulated.zarr")
 
 
 def parse(argv: Sequence[str]) -> tuple[SimulateParams, argparse.Namespace]:
     """Options and the parsed flags (block flags, --overwrite) from the command line."""
-    parser = stagekit.make_parser("simulate-exm", __doc__.splitlines()[0])
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = options_help(SimulateOptions)
+    parser = stagekit.make_parser("simulate-exm", __doc__.splitlines()[0], SimulateParams, "simulate")
     parser.add_argument("--labels", help="OME-Zarr label image URL, e.g. run/em.zarr/labels/groundtruth")
     parser.add_argument("--output", help="output OME-Zarr URL, e.g. run/simulated.zarr")
     blockwise.add_block_flags(parser)

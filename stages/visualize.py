@@ -17,6 +17,7 @@ from em2exm.config import StrictModel
 from em2exm.layout import RunLayout
 from em2exm.ngstate import Layer, viewer_state
 from em2exm.report import write_report
+from pydantic import Field
 
 log = logging.getLogger("em2exm.visualize")
 DATA_PLACEHOLDER = "{DATA}"
@@ -26,13 +27,12 @@ PRODUCTS = ("report.md", "neuroglancer_state.json", "volumes.png", "*_prediction
 class VisualizeParams(StrictModel):
     """Options of the visualize stage."""
 
-    run: str
-    output: str | None = None
-    slices: int = 3
+    run: str = Field(description="the run's store URL (holds em.zarr, exm.zarr, experiments/...)")
+    output: str | None = Field(None, description="report folder URL; null: <run>/report")
 
 
 def parse(argv: Sequence[str]) -> tuple[VisualizeParams, outputs.Redo]:
-    parser = stagekit.make_parser("visualize", __doc__.splitlines()[0])
+    parser = stagekit.make_parser("visualize", __doc__.splitlines()[0], VisualizeParams, "visualize")
     parser.add_argument("--run", help="the run's store URL (holds em.zarr, exm.zarr, experiments/...)")
     parser.add_argument("--output", help="report folder URL (default <run>/report)")
     args = parser.parse_args(argv)

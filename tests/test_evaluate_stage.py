@@ -97,6 +97,23 @@ def test_region_scores_the_held_out_part(tmp_path: Path, axis: str, start: float
     assert found["region"] == [[s.start or 0, s.stop or n] for s, n in zip(box, gt.shape)]
 
 
+def test_small_ground_truth_is_ignored_everywhere(tmp_path: Path) -> None:
+    """ignore_gt_smaller_than drops the voxels of small ground-truth instances from every score (whatever the
+    segmentation has there) and says how many went; the rest scores as if those voxels were not in the volume."""
+    gt, seg = label_pair(4)
+    ids, sizes = np.unique(gt[gt > 0], return_counts=True)
+    cut = int(np.median(sizes))
+    small = np.isin(gt, ids[sizes < cut])
+    seg_url, gt_url = write_pair(tmp_path, gt, seg)
+    out = tmp_path / "eval"
+    assert evaluate(seg_url, gt_url, out, *SMALL_BLOCKS, "--set", f"ignore_gt_smaller_than={cut}") == 0
+    found = metrics_of(out)
+    assert_scores_match(found, gt[~small], seg[~small])
+    assert found["ignored_gt_instances"] == int((sizes < cut).sum()) > 0
+    assert found["ignored_gt_voxels"] == int(small.sum())
+    assert found["n_groundtruth"] == int((sizes >= cut).sum())
+
+
 def test_thresholds_option_and_rerun(tmp_path: Path) -> None:
     gt, seg = label_pair(3)
     seg_url, gt_url = write_pair(tmp_path, gt, seg)

@@ -63,6 +63,24 @@ def test_experiments_follow_the_config(demo_config):
     assert only.needs(only.step("dataset-segmatch")) == ["transfer-segmatch"]
 
 
+def test_ccgan_source_chooses_what_the_cyclegans_translate(demo_config):
+    """ccgan_source: intensity puts match-intensity before every CycleGAN and translates its output; em does not."""
+    def arg(step, flag):
+        return step.args[step.args.index(flag) + 1]
+
+    matched = build_pipeline(load_pipeline(str(demo_config), ["experiments.ccgan_source=intensity"]))
+    plain = build_pipeline(load_pipeline(str(demo_config), ["experiments.ccgan_source=em"]))
+    for experiment in ("ccgan", "segmatch"):
+        train, transfer = matched.step(f"ccgan-train-{experiment}"), matched.step(f"transfer-{experiment}")
+        assert arg(train, "--a").endswith("transferred/intensity.zarr")
+        assert sorted(matched.needs(train)) == ["ingest-exm", "match-intensity"]
+        assert arg(train, "--a-labels") == arg(train, "--a") + "/labels/groundtruth"
+        assert arg(transfer, "--image") == arg(train, "--a") and "match-intensity" in matched.needs(transfer)
+        assert arg(plain.step(f"ccgan-train-{experiment}"), "--a").endswith("/em.zarr")
+        assert arg(plain.step(f"transfer-{experiment}"), "--image").endswith("/em.zarr")
+    assert [s.name for s in matched.steps].count("match-intensity") == 1
+
+
 def test_production_preset_runs_on_gpus_and_fans_out():
     config = load_pipeline(str(REPO / "configs" / "production.yaml"))
     pipeline = build_pipeline(config)

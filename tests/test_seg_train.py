@@ -81,6 +81,27 @@ def test_augment_moves_image_and_labels_together():
     assert 0 <= warped_img.min() and warped_img.max() <= 1
 
 
+def test_blur_and_noise_augmentation_change_only_the_image():
+    """Blur lowers the step contrast at instance edges, noise raises the variance inside flat regions."""
+    labels = np.zeros((6, 32, 32), np.uint16)
+    labels[:, :, 16:] = 1
+    image = labels.astype(np.float32) * 0.6 + 0.2
+    plain = AugmentConfig(flip=False, rot90=False, intensity=False)
+    blurs, noisy = [], []
+    for seed in range(8):
+        blurred, lab = augment(image, labels, 0, plain.model_copy(update={"blur_sigma": (0, 3, 3)}),
+                               np.random.default_rng(seed))
+        np.testing.assert_array_equal(lab, labels)
+        blurs.append(float(np.abs(np.diff(blurred, axis=2)).max()))
+        noised, _ = augment(image, labels, 0, plain.model_copy(update={"noise_std": 0.2}), np.random.default_rng(seed))
+        noisy.append(float(noised[:, :, :8].std()))
+        assert 0 <= noised.min() and noised.max() <= 1
+    assert min(blurs) < 0.3 and max(blurs) == pytest.approx(0.6)  # some patches blurred, others untouched
+    assert max(noisy) > 0.02 and min(noisy) < 1e-6
+    with pytest.raises(ValueError, match="blur_sigma"):
+        AugmentConfig(blur_sigma=(0, -1, 1))
+
+
 def test_sampler_reads_zarr_and_checks_region():
     image, labels = synthetic()
     z_img = zarr.create_array(store={}, shape=image.shape, chunks=(4, 20, 20), dtype=image.dtype)

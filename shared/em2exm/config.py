@@ -70,11 +70,16 @@ class Inputs(StrictModel):
 class IngestOptions(StrictModel):
     """How raw volumes become normalised OME-Zarr."""
 
-    clip_percentiles: tuple[float, float] = (0.5, 99.5)
-    histeq: bool = False
-    invert: bool = False
-    chunks: tuple[int, int, int] = (64, 64, 64)
-    crop: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None
+    clip_percentiles: tuple[float, float] = Field(
+        (0.5, 99.5), description="low and high intensity percentiles (0..100) mapped to 0 and 255 of the uint8 "
+                                 "output; values outside are clipped")
+    histeq: bool = Field(False, description="histogram-equalise the clipped intensities (256 bins)")
+    invert: bool = Field(False, description="invert the intensities (255 - value) after clipping and equalisation")
+    chunks: tuple[int, int, int] = Field((64, 64, 64), description="zarr chunk shape (z, y, x) in voxels of the output "
+                                                                   "image and labels")
+    crop: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = Field(
+        None, description="keep only [[z0, z1], [y0, y1], [x0, x1]] (start inclusive, end exclusive, input voxels, "
+                          "before resampling); null: the whole volume")
     nan_policy: Literal["error", "fill-min", "fill-median"] = Field(
         "error", description="NaN/inf image voxels: refuse the image, or replace them by the min or median of the rest"
     )
@@ -119,9 +124,13 @@ class RunOptions(StrictModel):
 class DatasetOptions(StrictModel):
     """How build-dataset cuts a labelled volume into training and validation parts."""
 
-    val_fraction: float = Field(0.2, gt=0, lt=1)
-    split_axis: Literal["z", "y", "x"] = "x"
-    format: Literal["zarr", "h5"] = "zarr"
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of the volume along split_axis (its far end) "
+                                                             "held out for validation; the rest is training")
+    split_axis: Literal["z", "y", "x"] = Field("x", description="axis along which the volume is cut into train and "
+                                                               "validation parts")
+    format: Literal["zarr", "h5"] = Field("zarr", description="zarr: train.zarr and val.zarr (OME-Zarr image + "
+                                                             "labels/groundtruth); h5: PyTC-compatible "
+                                                             "{train,val}_{im,label}.h5 (dataset 'main')")
 
 
 ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle", "intensity", "seghead"]
@@ -141,6 +150,10 @@ class ExperimentOptions(StrictModel):
     holdout_axis: Literal["z", "y", "x"] = "x"
     holdout_fraction: float = Field(0.5, gt=0, lt=1)
     judge: bool = Field(True, description="false where ExM labels mean something else than EM's: report only")
+    ccgan_source: Literal["em", "intensity"] = Field(
+        "em", description="what the CycleGANs (ccgan, segmatch, seghead) learn to translate: the EM as ingested, or "
+                          "the EM after match-intensity (inverted, blurred, histogram-matched), so that the CycleGAN "
+                          "starts from the no-learning baseline and learns what it misses (texture, noise)")
 
 
 class StepResources(StrictModel):

@@ -155,13 +155,27 @@ def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target:
     steps.add(name, "ingest", args, [x for x in (source.image, source.labels) if x], [output])
 
 
+def _ccgan_source(steps: _Steps, at: RunLayout) -> str:
+    """The domain-A image the CycleGANs translate: the ingested EM, or the EM after match-intensity."""
+    return _intensity_matched(steps, at) if steps.config.experiments.ccgan_source == "intensity" else at.em
+
+
 def _ccgan_model(steps: _Steps, name: str, at: RunLayout) -> str:
     """The CCGAN of experiment ``name`` (``segmatch`` trains with the segmentation head and seg_match)."""
-    model = at.ccgan_model(name)
+    model, source = at.ccgan_model(name), _ccgan_source(steps, at)
     ccgan = params_json(steps.config.ccgan, seg_head=name == "segmatch")
-    args = ["--a", at.em, "--a-labels", at.labels(at.em), "--b", at.exm, "--output", model, "--params", ccgan]
-    steps.add(f"ccgan-train-{name}", "ccgan-train", args, [at.em, at.exm], [model])
+    args = ["--a", source, "--a-labels", at.labels(source), "--b", at.exm, "--output", model, "--params", ccgan]
+    steps.add(f"ccgan-train-{name}", "ccgan-train", args, [source, at.exm], [model])
     return model
+
+
+def _intensity_matched(steps: _Steps, at: RunLayout) -> str:
+    """The EM inverted, blurred and histogram-matched to the ExM volume (match-intensity, no learning)."""
+    transferred = at.transferred("intensity")
+    args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
+    steps.add("match-intensity", "match-intensity", [*args, "--params", params_json(_match_options(steps.config))],
+              [at.em, at.exm], [transferred])
+    return transferred
 
 
 def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> tuple[str, str]:
@@ -171,15 +185,12 @@ def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) ->
         return at.em, at.labels(at.em)
     if experiment == "oracle":
         return at.exm, at.labels(at.exm)
-    transferred = at.transferred(experiment)
     if experiment == "intensity":
-        args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
-        steps.add("match-intensity", "match-intensity", [*args, "--params", params_json(_match_options(config))],
-                  [at.em, at.exm], [transferred])
+        transferred = _intensity_matched(steps, at)
         return transferred, at.labels(transferred)
-    model = _ccgan_model(steps, experiment, at)
-    args = ["--checkpoint", model, "--image", at.em, "--labels", at.labels(at.em), "--output", transferred]
-    steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, at.em], [transferred])
+    model, source, transferred = _ccgan_model(steps, experiment, at), _ccgan_source(steps, at), at.transferred(experiment)
+    args = ["--checkpoint", model, "--image", source, "--labels", at.labels(source), "--output", transferred]
+    steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, source], [transferred])
     return transferred, at.labels(transferred)
 
 

@@ -85,6 +85,16 @@ def verdict(metrics: dict[str, dict[str, Any]], metric: str = "ap@0.5") -> str:
     return text + "."
 
 
+def ignored_note(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """A line saying which ground-truth instances the scores ignore (evaluate.ignore_gt_smaller_than), if any."""
+    row = next(iter(metrics.values()))
+    if not row.get("ignore_gt_smaller_than"):
+        return []
+    return [f"_Scored on ground-truth instances of at least {row['ignore_gt_smaller_than']} voxels in the held-out "
+            f"region: {row['ignored_gt_instances']} smaller ones ({row['ignored_gt_voxels']} voxels) are ignored "
+            f"(evaluate.ignore_gt_smaller_than), {row['n_groundtruth']} are scored._\n"]
+
+
 def write_report(run: str, out: str, pictures: Sequence[str]) -> None:
     """Write ``out/report.md`` linking the pictures and holding the experiment table."""
     metrics = read_metrics(run)
@@ -93,6 +103,7 @@ def write_report(run: str, out: str, pictures: Sequence[str]) -> None:
         parts.append("## Experiments (evaluated on the target-domain volume)\n\n" + experiment_table(metrics) + "\n")
         if verdict(metrics):
             parts.append(verdict(metrics) + "\n")
+        parts += ignored_note(metrics)
         judged = {name: m.get("judge", True) for name, m in metrics.items()}
         if not all(judged.values()):
             parts.append("_The target labels describe other structures than the EM labels: these numbers report, they do not judge._\n")

@@ -32,9 +32,10 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}", f"see {self.prog} --help")
 
 
-def make_parser(name: str, description: str) -> argparse.ArgumentParser:
-    """A parser carrying the common stage flags."""
-    parser = _Parser(prog=f"em2exm {name}", description=description)
+def make_parser(name: str, description: str, model: type[BaseModel], section: str) -> argparse.ArgumentParser:
+    """A parser carrying the common stage flags; its help lists every option of ``model`` (the config ``section``)."""
+    parser = _Parser(prog=f"em2exm {name}", description=description, epilog=options_help(model, section),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="pipeline YAML (path or URL); the stage reads its own section")
     parser.add_argument("--params", help="the stage's options as a JSON object")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an option")
@@ -45,6 +46,36 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
                       help="redo the output only if it was made with other options or inputs (em2exm run passes it)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
+
+
+def options_help(model: type[BaseModel], section: str) -> str:
+    """Every option of ``model`` with its default and meaning, as the help's epilog (nested ones dotted)."""
+    lines = [f"options (section '{section}' of --config, or --params JSON, or --set KEY=VALUE):"]
+    lines += [f"  {key} (default {default}){': ' + meaning if meaning else ''}" for key, default, meaning in _fields(model)]
+    return "\n".join(lines)
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
+    rows = []
+    for key, field in model.model_fields.items():
+        nested = field.annotation if isinstance(field.annotation, type) else None
+        if nested is not None and issubclass(nested, BaseModel):
+            rows += _fields(nested, f"{prefix}{key}.")
+            continue
+        default = "required" if field.is_required() else _plain(field.get_default(call_default_factory=True))
+        rows.append((prefix + key, default, " ".join((field.description or "").split())))
+    return rows
+
+
+def _plain(value: Any) -> str:
+    """A default as a user would type it (JSON-ish: lists, null, true)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
 
 
 def options_from_args(args: argparse.Namespace, section: str, model: type[Options], flags: dict[str, Any]) -> Options:

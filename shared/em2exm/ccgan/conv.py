@@ -62,8 +62,10 @@ def _format(t: torch.Tensor) -> torch.memory_format:
 
 def _split(conv: nn.Conv2d | nn.Conv3d, x: torch.Tensor) -> bool:
     """Whether the split backward applies: a 3x3(x3) stride-1 convolution (where it measured faster; strided and
-    7x7 layers are not) of a channels-last CPU tensor, with gradients wanted."""
+    7x7 layers are not) of a channels-last CPU tensor, with gradients wanted, in float32 (not under autocast)."""
     if not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+        return False
+    if torch.is_autocast_enabled(x.device.type):  # the split kernels are float32 ones
         return False
     square = set(conv.kernel_size) == {3} and set(conv.stride) == {1} and conv.padding_mode == "zeros"
     return square and x.device.type == "cpu" and _format(x) != torch.contiguous_format

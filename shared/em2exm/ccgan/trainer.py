@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from em2exm.ccgan.networks import build_discriminator, build_generator, check_pa
 from em2exm.ccgan.pool import ImagePool
 from em2exm.ccgan.schedule import follow_schedule, make_scheduler
 from em2exm.checkpoints import load_weights
+from em2exm.precision import autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,9 @@ class CCGANTrainer:
             "D": torch.optim.Adam(self.discriminators, **adam),
         }
         self.schedulers = {k: make_scheduler(opt, config) for k, opt in self.optimizers.items()}
-        self.amp_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
-        self.use_amp = config.amp and self.cuda
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        cuda_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
+        self.amp_dtype = autocast_dtype(self.device, config.amp, cuda_dtype)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.amp_dtype == torch.float16)
         self.rng = torch.Generator().manual_seed(config.seed)
         pool_names = ["fake_A", "fake_B"] + (["seg_syn", "seg_rec"] if config.seg_discriminator else [])
         self.pools = {name: ImagePool(config.pool_size, self.rng) for name in pool_names}
@@ -219,7 +220,7 @@ class CCGANTrainer:
             p.requires_grad_(not frozen)
 
     def _autocast(self) -> AbstractContextManager[Any]:
-        return torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
+        return autocast(self.device, self.amp_dtype)
 
     def _tensor(self, array: np.ndarray | torch.Tensor) -> torch.Tensor:
         tensor = torch.as_tensor(array).to(self.device, torch.float32, non_blocking=True)

@@ -28,20 +28,38 @@ class DecodeOptions(StrictModel):
     """Decoder and block plan. Thresholds left at None take the chosen decoder's PyTC default
     (bc/bcd_watershed 0.9, 0.8, 0.85, 0.5, 0.0; binary_watershed 0.98, 0.85; bc_connected 0.8, 0.5)."""
 
-    mode: Literal["auto", "bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"] = "auto"
-    thres1: float | None = None
-    thres2: float | None = None
-    thres3: float | None = None
-    thres4: float | None = None
-    thres5: float | None = None
-    thres_small: int = Field(128, ge=0)
-    seed_thres: int = Field(32, ge=0)
-    remove_small_mode: Literal["background", "none"] = "background"
-    dilation_struct: Triple = (1, 5, 5)
-    float_scale: float | None = Field(None, gt=0)
-    block: Triple = (128, 512, 512)
-    halo: Triple = (16, 48, 48)
-    dtype: Literal["uint32", "uint64"] = "uint32"
+    mode: Literal["auto", "bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"] = Field(
+        "auto", description="decoder; auto picks it from the predictions' channels (foreground: binary_watershed, "
+                            "+ contour: bc_watershed, + distance: bcd_watershed); bc_connected labels "
+                            "foreground-and-not-contour voxels 26-connected and dilates them (no watershed)")
+    thres1: float | None = Field(None, description="seed test on the foreground probability (seeds need > thres1) in "
+                                                   "bc/bcd_watershed and binary_watershed; in bc_connected the "
+                                                   "foreground test of the components; unset: the decoder's default")
+    thres2: float | None = Field(None, description="bc/bcd_watershed: seeds need contour probability < thres2; "
+                                                   "binary_watershed: the watershed floods only where foreground > "
+                                                   "thres2; bc_connected: components need contour < thres2")
+    thres3: float | None = Field(None, description="bc/bcd_watershed only: the watershed floods only where "
+                                                   "foreground > thres3")
+    thres4: float | None = Field(None, description="bcd_watershed only: seeds need signed distance (-1..1) > thres4")
+    thres5: float | None = Field(None, description="bcd_watershed only: the watershed floods only where signed "
+                                                   "distance (-1..1) > thres5")
+    thres_small: int = Field(128, ge=0, description="instances of fewer voxels become background (with "
+                                                    "remove_small_mode background)")
+    seed_thres: int = Field(32, ge=0, description="watershed decoders: seeds (26-connected) of fewer voxels are "
+                                                  "dropped")
+    remove_small_mode: Literal["background", "none"] = Field(
+        "background", description="background: instances under thres_small voxels become background (PyTC's "
+                                  "default); none: keep every instance")
+    dilation_struct: Triple = Field((1, 5, 5), description="bc_connected only: odd box (z, y, x) in voxels by which "
+                                                           "the components are grey-dilated (larger id wins)")
+    float_scale: float | None = Field(None, gt=0, description="float maps are multiplied by this and clipped to "
+                                                              "0..255 (255 for probabilities in [0, 1]); null: the "
+                                                              "maps must be uint8")
+    block: Triple = Field((128, 512, 512), description="decoded block (z, y, x) in voxels (at most the volume)")
+    halo: Triple = Field((16, 48, 48), description="context (z, y, x) in voxels decoded around each block (>= 1); "
+                                                   "objects smaller than the halo are stitched exactly")
+    dtype: Literal["uint32", "uint64"] = Field("uint32", description="dtype of the instance ids written (uint64 for "
+                                                                     "more ids or larger blocks)")
 
     def resolve_mode(self, channels: int, names: Sequence[str] | None) -> str:
         """The decoder to run on maps with ``channels`` channels (named ``names`` when known)."""

@@ -84,3 +84,14 @@ class Contingency:
             empty = np.zeros(0, np.int64)
             return Table(empty, empty, empty)
         return _reduce(*(np.concatenate([getattr(t, f) for t in self._parts]) for f in ("gt", "seg", "counts")))
+
+
+def ignore_small_groundtruth(table: Table, min_voxels: int) -> tuple[Table, int, int]:
+    """``table`` without the voxels of ground-truth instances smaller than ``min_voxels`` (an ignore label: they
+    count for no score, whatever the segmentation put there); also returns how many instances and voxels went."""
+    gt_ids, inverse = np.unique(table.gt, return_inverse=True)
+    sizes = np.bincount(inverse, weights=table.counts)
+    small = (sizes < min_voxels) & (gt_ids != 0)
+    drop = small[inverse]
+    kept = Table(table.gt[~drop], table.seg[~drop], table.counts[~drop])
+    return kept, int(small.sum()), int(table.counts[drop].sum())

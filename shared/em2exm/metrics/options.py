@@ -17,11 +17,20 @@ class EvaluateOptions(StrictModel):
     (fractions, so a pipeline can score a held-out part without knowing shapes); ``judge=False``
     only reports the scores (it is recorded in metrics.json for whoever judges them)."""
 
-    thresholds: tuple[float, ...] = THRESHOLDS
-    block: tuple[int, int, int] = (128, 512, 512)
-    region_axis: Literal["z", "y", "x"] = "x"
-    region_start: float = Field(0.0, ge=0.0, lt=1.0)
-    judge: bool = True
+    thresholds: tuple[float, ...] = Field(THRESHOLDS, description="IoU thresholds in (0, 1] at which instances are "
+                                                                  "matched; AP = TP / (TP + FP + FN) at each, mAP "
+                                                                  "their mean")
+    block: tuple[int, int, int] = Field((128, 512, 512), description="block (z, y, x) in voxels read at a time to "
+                                                                     "accumulate the overlap counts (bounds memory)")
+    region_axis: Literal["z", "y", "x"] = Field("x", description="axis along which the scored region is cut")
+    region_start: float = Field(0.0, ge=0.0, lt=1.0, description="score only from this fraction of region_axis to "
+                                                                 "its end (e.g. 0.5: a held-out second half)")
+    judge: bool = Field(True, description="false: only report the scores (recorded in metrics.json), e.g. where the "
+                                          "ground truth labels something else than the segmenter was trained on")
+    ignore_gt_smaller_than: int = Field(
+        0, ge=0, description="ground-truth instances with fewer voxels than this in the region are ignored: their "
+                             "voxels count for no score (as an ignore label). Set it to decode.thres_small to score "
+                             "only what the decoder may output; 0 = score every instance")
 
     @field_validator("thresholds")
     @classmethod

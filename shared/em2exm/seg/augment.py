@@ -1,4 +1,4 @@
-"""Patch augmentation on (image, labels) numpy pairs: exact geometric moves first, then intensity."""
+"""Patch augmentation on (image, labels) numpy pairs: exact geometric moves first, then blur, intensity, noise."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def draw_turns(config: AugmentConfig, rng: np.random.Generator) -> int:
 def augment(
     image: np.ndarray, labels: np.ndarray, turns: int, config: AugmentConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flip/rotate/deform both arrays alike, then perturb image intensity (image float32 in [0, 1])."""
+    """Flip/rotate/deform both arrays alike, then blur, perturb intensity and add noise (image float32 in [0, 1])."""
     image, labels = np.rot90(image, turns, axes=(1, 2)), np.rot90(labels, turns, axes=(1, 2))
     if config.flip:
         for axis in range(3):
@@ -29,8 +29,12 @@ def augment(
     image, labels = np.ascontiguousarray(image), np.ascontiguousarray(labels)
     if config.elastic:
         image, labels = _elastic(image, labels, rng)
+    if max(config.blur_sigma) > 0 and rng.random() < 0.5:
+        image = ndimage.gaussian_filter(image, np.multiply(config.blur_sigma, rng.uniform()), mode="reflect")
     if config.intensity:
         image = _intensity(image, rng)
+    if config.noise_std > 0 and rng.random() < 0.5:
+        image = _noise(image, config.noise_std * rng.uniform(), rng)
     if config.missing_slice:
         image[rng.random(image.shape[0]) < MISSING_P] = 0
     return image, labels
@@ -48,6 +52,12 @@ def _elastic(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
 
 def _warp(volume: np.ndarray, coords: list[np.ndarray], order: int) -> np.ndarray:
     return np.stack([ndimage.map_coordinates(s, coords, order=order, mode="reflect") for s in volume])
+
+
+def _noise(image: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
+    """Additive Gaussian noise of ``std``, clipped to [0, 1]."""
+    out = image + rng.normal(0.0, std, image.shape).astype(np.float32)
+    return np.clip(out, 0, 1, out=out)
 
 
 def _intensity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

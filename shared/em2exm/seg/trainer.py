@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
 import torch
 
 from em2exm.checkpoints import load_weights
+from em2exm.precision import autocast, autocast_dtype
 from em2exm.seg.checkpoint import build_model
 from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.heads import normalize_image
@@ -44,9 +44,7 @@ class SegTrainer:
         self.iteration = 0
 
     def _autocast(self) -> Any:
-        if self.config.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        return autocast(self.device, autocast_dtype(self.device, self.config.amp))
 
     def learning_rate(self) -> float:
         """The learning rate for the current iteration."""
