@@ -93,8 +93,9 @@ def score_volumes(params: EvaluateParams, seg: ome.Volume, gt: ome.Volume, regio
         contingency.add(ome.read_region(gt, box, CORRUPT), ome.read_region(seg, box, CORRUPT))
     table, ignored, ignored_voxels = ignore_small_groundtruth(contingency.table(), params.ignore_gt_smaller_than)
     if not table.gt.any():
-        raise UserError(f"the ground truth has no instances of >= {params.ignore_gt_smaller_than} voxels in the "
-                        f"evaluated region {region}", "check the ground truth URL or lower evaluate.region_start")
+        size = f" of >= {params.ignore_gt_smaller_than} voxels" if params.ignore_gt_smaller_than else ""
+        raise UserError(f"the ground truth has no instances{size} in the evaluated region {region}",
+                        "check the ground truth URL or lower evaluate.region_start (or evaluate.ignore_gt_smaller_than)")
     scores = score(table, params.thresholds)
     metrics = {
         **flat_dict(scores), "region": [[s.start, s.stop] for s in region], "judge": params.judge,

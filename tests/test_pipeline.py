@@ -118,3 +118,14 @@ def test_a_failed_step_prints_one_error_line_and_steps_ignore_the_working_direct
     assert done.returncode == 2 and len(errors) == 1 and "3D" in errors[0], done.stderr
     assert "em2exm run: step ingest-em failed (exit 2); its error is above" in done.stderr
     assert "working directory" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_shipped_config_builds_a_pipeline():
+    """The configs `make demo` / `make benchmark` run validate and build (their data paths exist)."""
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        config = load_pipeline(str(path))
+        pipeline = build_pipeline(config)
+        assert pipeline.steps[-1].stage == "visualize", path.name
+        for source in (config.inputs.em, config.inputs.exm):
+            for local in (source.image, source.labels):
+                assert local is None or "://" in local or Path(local).exists(), f"{path.name}: {local}"

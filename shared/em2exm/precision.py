@@ -18,9 +18,11 @@ import torch
 
 @cache
 def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN computes bfloat16 natively on this CPU (AVX512-BF16 / AMX)."""
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX) for oneDNN. (oneDNN's own check also
+    accepts plain AVX-512, where bf16 is emulated and slower than float32.)"""
     try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return bool(native and torch.backends.mkldnn.is_available())
     except (AttributeError, RuntimeError):
         return False
 

@@ -87,12 +87,17 @@ def verdict(metrics: dict[str, dict[str, Any]], metric: str = "ap@0.5") -> str:
 
 def ignored_note(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """A line saying which ground-truth instances the scores ignore (evaluate.ignore_gt_smaller_than), if any."""
-    row = next(iter(metrics.values()))
-    if not row.get("ignore_gt_smaller_than"):
+    settings = {m.get("ignore_gt_smaller_than", 0) for m in metrics.values()}
+    if settings == {0}:
         return []
+    if len(settings) > 1:
+        each = ", ".join(f"{name}: {m.get('ignore_gt_smaller_than', 0)}" for name, m in metrics.items())
+        return [f"_The experiments were scored with different evaluate.ignore_gt_smaller_than ({each}): their rows "
+                "do not compare; rerun with `em2exm run`._\n"]
+    row = next(iter(metrics.values()))
     return [f"_Scored on ground-truth instances of at least {row['ignore_gt_smaller_than']} voxels in the held-out "
-            f"region: {row['ignored_gt_instances']} smaller ones ({row['ignored_gt_voxels']} voxels) are ignored "
-            f"(evaluate.ignore_gt_smaller_than), {row['n_groundtruth']} are scored._\n"]
+            f"region: {row.get('ignored_gt_instances', '?')} smaller ones ({row.get('ignored_gt_voxels', '?')} "
+            f"voxels) are ignored (evaluate.ignore_gt_smaller_than), {row['n_groundtruth']} are scored._\n"]
 
 
 def write_report(run: str, out: str, pictures: Sequence[str]) -> None:

@@ -76,6 +76,7 @@ class CCGANTrainer:
         cuda_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
         self.amp_dtype = autocast_dtype(self.device, config.amp, cuda_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.amp_dtype == torch.float16)
+        log.info("CycleGAN on %s, %s", self.device, f"{self.amp_dtype} autocast" if self.amp_dtype else "float32")
         self.rng = torch.Generator().manual_seed(config.seed)
         pool_names = ["fake_A", "fake_B"] + (["seg_syn", "seg_rec"] if config.seg_discriminator else [])
         self.pools = {name: ImagePool(config.pool_size, self.rng) for name in pool_names}
