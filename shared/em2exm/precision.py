@@ -1,6 +1,6 @@
 """Mixed precision for training: bfloat16 (or float16) autocast on CUDA, bfloat16 on CPUs that compute it natively.
 
-On a CPU with native bfloat16 (AVX512-BF16 or AMX; oneDNN reports it) autocast runs convolutions and matmuls in
+On a CPU with native bfloat16 (AVX512-BF16 or AMX, by torch.cpu's feature checks) autocast runs convolutions and matmuls in
 bfloat16 with float32 weights and optimiser state: measured on a 2-core AVX512-BF16 EPYC (torch 2.13), a 2D
 resnet_9blocks CycleGAN iteration at 128^2 went from 3.2 to 1.4 s and a light U-Net step (2 x 9 x 49 x 49) from
 0.23 to 0.10 s; bench/ccgan_amp_quality.py checks that training curves stay within fp32's run-to-run spread.
