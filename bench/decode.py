@@ -9,8 +9,14 @@ speedup. Each case runs in its own process, after one process has decoded every 
 numba's compiled code is cached on disk and no compilation lands inside a measurement).
 ``--cold`` adds, per case, the first call in a fresh process: ``cold_cached_s`` (numba's machine code
 loaded from the on-disk cache) and ``cold_compile_s`` (an empty cache: JIT compilation included).
+``--blockwise Z,Y,X`` adds the blockwise decode in blocks of that size (em2exm.decode.decode_blockwise,
+in this one process): its median time and ratio to the whole-volume decode, the time of its phases
+(``blocks_s``: the block decodes, what parallel tasks share; ``stitch_s`` and ``relabel_s``: the
+serial finalise), the speed-up that parallel block tasks would give by that split, and the voxels
+whose label differs from the whole-volume decode (ids are the same; only exact plateaus may differ).
 
     .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference] [--cold]
+                                     [--blockwise 32,128,128]
 """
 
 from __future__ import annotations
@@ -96,7 +102,50 @@ def first_call(fixtures: Path, case: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
+def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object) -> tuple[np.ndarray, dict]:
+    """The blockwise decode's labels and the wall time of its three phases (as the stage runs them)."""
+    from em2exm.decode import decode_block, merge, plan_for
+    from em2exm.decode.relabel import label_dtype
+
+    plan = plan_for(maps.shape[1:], block, spec)  # type: ignore[arg-type]
+    start, start_cpu = time.perf_counter(), time.thread_time()
+    decoded = [decode_block(maps, plan, k, spec) for k in plan.block_ids()]  # type: ignore[arg-type]
+    blocks = time.perf_counter()
+    table = merge(plan, spec, [data for _, data in decoded])  # type: ignore[arg-type]
+    stitched = time.perf_counter()
+    labels = np.zeros(plan.shape, label_dtype(table.count))
+    for k, (local, _) in enumerate(decoded):
+        labels[plan.core(k)] = table.block(k, local)
+    done = time.perf_counter()
+    return labels, {"blocks": len(plan), "blocks_s": blocks - start, "stitch_s": stitched - blocks,
+                    "relabel_s": done - stitched, "cpu_s": time.thread_time() - start_cpu}
+
+
+def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int], runs: int, whole_s: float,
+                      whole_cpu_s: float, whole: np.ndarray) -> dict:
+    """Blockwise time (wall and this thread's CPU), phases, parallel speed-up by the phase split, and
+    voxels that differ."""
+    from em2exm import decode
+
+    settings = decode.spec(spec["func"], **spec["kwargs"])
+    labels, _ = blockwise_phases(maps, block, settings)
+    phases = [blockwise_phases(maps, block, settings)[1] for _ in range(runs)]
+    median = {k: statistics.median(p[k] for p in phases) for k in ("blocks_s", "stitch_s", "relabel_s")}
+    total = sum(median.values())
+    serial = median["stitch_s"] + median["relabel_s"]
+    cpu = statistics.median(p["cpu_s"] for p in phases)
+    return {
+        "block": list(block), "blocks": phases[0]["blocks"], "blockwise_median_s": round(total, 4),
+        "blockwise_ratio": round(total / whole_s, 2), "blockwise_cpu_s": round(cpu, 4),
+        "blockwise_cpu_ratio": round(cpu / whole_cpu_s, 2), **{k: round(v, 4) for k, v in median.items()},
+        "speedup_with_tasks": {n: round(total / (serial + median["blocks_s"] / n), 2) for n in (2, 4, 8, 16)},
+        "instances": int(labels.max()), "instances_whole": int(whole.max()),
+        "voxels_differ": int(np.count_nonzero(labels != whole)), "foreground": int(np.count_nonzero(whole)),
+    }
+
+
+def measure(fixtures: Path, case: str, runs: int, with_reference: bool,
+            block: tuple[int, int, int] | None = None) -> dict:
     """Time, memory and parity of one case, in this (fresh) process."""
     from em2exm import decode
     from em2exm.decode import reference
@@ -127,6 +176,8 @@ def measure(fixtures: Path, case: str, runs: int, with_reference: bool) -> dict:
         ref_median, _, _ = median_time(lambda: reference.decode(spec["func"], maps, **spec["kwargs"]), runs)
         row["reference_here_median_s"] = round(ref_median, 4)
         row["speedup_here"] = round(ref_median / median, 2)
+    if block:
+        row["blockwise"] = measure_blockwise(maps, spec, block, runs, median, cpu, seg)
     return row
 
 
@@ -148,6 +199,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="also time PyTC's pipeline (scikit-image) here")
     parser.add_argument("--cold", action="store_true", help="also time the first call in a fresh process")
+    parser.add_argument("--blockwise", help="also decode blockwise in blocks of Z,Y,X voxels and compare")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--first-call", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
@@ -163,8 +215,11 @@ def main() -> None:
     if args.first_call:
         print(json.dumps(first_call(args.fixtures, args.first_call)))
         return
+    block = tuple(int(v) for v in args.blockwise.split(",")) if args.blockwise else None
+    if block is not None and len(block) != 3:
+        parser.error(f"--blockwise {args.blockwise} is not Z,Y,X")
     if args.worker:
-        print(json.dumps(measure(args.fixtures, args.worker, args.runs, args.reference)))
+        print(json.dumps(measure(args.fixtures, args.worker, args.runs, args.reference, block)))  # type: ignore[arg-type]
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "shared"), os.environ.get("PYTHONPATH")]))}
     base = [sys.executable, __file__, "--fixtures", str(args.fixtures), "--runs", str(args.runs)]
@@ -172,7 +227,7 @@ def main() -> None:
     pytc = baseline(args.fixtures)
     results = []
     for case in cases:
-        extra = ["--reference"] if args.reference else []
+        extra = (["--reference"] if args.reference else []) + (["--blockwise", args.blockwise] if block else [])
         done = subprocess.run([*base, "--worker", case, *extra], check=True, env=env, capture_output=True, text=True)
         row = json.loads(done.stdout)
         if args.cold:

@@ -21,6 +21,7 @@ RUN if [ -n "${TORCH_VERSION}" ]; then \
 COPY pyproject.toml README.md ./src/
 COPY shared ./src/shared
 COPY stages ./src/stages
+COPY workflows ./src/workflows
 RUN python -m pip install --no-cache-dir --constraint constraints.txt ./src \
     && rm -rf ./src \
     && useradd --no-log-init --create-home --uid 10001 em2exm

@@ -1,8 +1,9 @@
 """decode: network maps (uint8 C,Z,Y,X OME-Zarr from seg-infer) -> instance labels, blockwise with stitching.
 
-Writes ``<predictions>/labels/<name>``. Each block is decoded with a halo; its block-local ids are staged in
-``<labels>/.em2exm_local_ids`` and its merge info stored under ``<labels>/.faces/``; finalise merges objects across
-block faces and writes every block's consecutive global ids 1..N into the label image (never rewriting in place). ``--plan-blocks``, ``--blocks`` and
+Writes ``<predictions>/labels/<name>``. Each block is decoded with the little context it needs; its block-local ids
+are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``; finalise
+stitches objects of any size across blocks (the whole-volume decode's ids, see em2exm.decode.stitch) and writes every
+block's final ids 1..N into the label image (never rewriting in place). ``--plan-blocks``, ``--blocks`` and
 ``--finalise`` run those phases as separate tasks (see em2exm.blockwise).
 """
 
@@ -18,9 +19,10 @@ from typing import Any
 import numpy as np
 import zarr
 from em2exm import blockwise, faults, ome, stagekit, storage
-from em2exm.decode import BlockPlan, decode_block, merge_loaded
+from em2exm.decode import BlockPlan, decode_block, merge_loaded, plan_for
 from em2exm.decode import store as state
 from em2exm.decode.options import DecodeOptions
+from em2exm.decode.specs import Spec
 from em2exm.errors import UserError
 from em2exm.progress import progress
 from pydantic import Field
@@ -65,11 +67,11 @@ def open_predictions(url: str, float_scale: float | None) -> ome.Volume:
     return volume
 
 
-def make_plan(shape: tuple[int, int, int], params: DecodeParams) -> BlockPlan:
-    """Blocks no larger than the volume; local ids must fit the label dtype."""
-    plan = BlockPlan(shape, tuple(min(b, s) for b, s in zip(params.block, shape)), params.halo)  # type: ignore[arg-type]
+def make_plan(shape: tuple[int, int, int], params: DecodeParams, spec: Spec) -> BlockPlan:
+    """Blocks no larger than the volume, with the halo the decoder needs; local ids must fit the label dtype."""
+    plan = plan_for(shape, tuple(min(b, s) for b, s in zip(params.block, shape)), spec)  # type: ignore[arg-type]
     if plan.id_stride >= np.iinfo(params.dtype).max:  # the largest value marks unwritten staging
-        raise UserError(f"blocks of {plan.block} with halo {plan.halo} are too large for {params.dtype} ids",
+        raise UserError(f"blocks of {plan.block} are too large for {params.dtype} ids",
                         "use smaller blocks or set decode.dtype=uint64")
     return plan
 
@@ -87,12 +89,12 @@ def run(params: DecodeParams, args: Any) -> None:
         raise UserError(f"the predictions name {len(names)} channels {names} but have {channels}",
                         "rewrite them with seg-infer")
     mode = params.resolve_mode(channels, names)
-    decoder = params.decoder(mode)
-    decoder(np.zeros((channels, 1, 1, 1), volume.array.dtype))  # checks every option before anything is written
-    plan = make_plan(volume.spatial_shape, params)
+    spec = params.spec(mode)  # checks every option before anything is written
+    spec.maps(np.zeros((channels, 1, 1, 1), volume.array.dtype))
+    plan = make_plan(volume.spatial_shape, params, spec)
     output = storage.join(params.predictions, "labels", params.name)
-    log.info("decoding %s with %s in %d blocks of %s (halo %s)", volume.shape, mode, len(plan), plan.block, plan.halo)
-    phases = DecodePhases(params, volume, plan, decoder, mode, output)
+    log.info("decoding %s with %s in %d blocks of %s", volume.shape, mode, len(plan), plan.block)
+    phases = DecodePhases(params, volume, plan, spec, mode, output)
     job = blockwise.BlockwiseJob(
         "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", state.FACES),
         len(plan), phases.prepare, phases.process, phases.finalise,
@@ -106,9 +108,9 @@ class DecodePhases:
     from there and writes final ids to the label image, so finalise can be killed and rerun (or run twice at
     once) at any instant and always writes the same bytes."""
 
-    def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, decoder: Any, mode: str,
+    def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, spec: Spec, mode: str,
                  output: str) -> None:
-        self.params, self.volume, self.plan, self.decoder, self.mode = params, volume, plan, decoder, mode
+        self.params, self.volume, self.plan, self.spec, self.mode = params, volume, plan, spec, mode
         self.output, self.dtype = output, np.dtype(params.dtype)
         self.chunks = chunks(plan)
 
@@ -131,27 +133,26 @@ class DecodePhases:
         self.staging("w")
 
     def process(self, block_id: int) -> dict[str, Any]:
-        core, faces = decode_block(ome.Regions(self.volume, "the predictions are corrupt: rerun seg-infer"), self.plan, block_id, self.decoder)
-        core[core != 0] -= np.uint64(block_id * self.plan.id_stride)
-        self.staging()[self.plan.core(block_id)] = core.astype(self.dtype)
-        state.save_faces(self.output, faces)
-        return {"instances": int(faces.ids.size)}
+        maps = ome.Regions(self.volume, "the predictions are corrupt: rerun seg-infer")
+        local, data = decode_block(maps, self.plan, block_id, self.spec)
+        self.staging()[self.plan.core(block_id)] = local.astype(self.dtype)
+        state.save_block(self.output, data)
+        return {"fragments": int(local.max(initial=0))}
 
     def finalise(self) -> dict[str, Any]:
-        table = merge_loaded(self.plan, range(len(self.plan)), partial(state.load_faces, self.output))
-        count = int(table.target.max())
+        table = merge_loaded(self.plan, self.spec, range(len(self.plan)), partial(state.load_block, self.output))
+        count = table.count
         if count > np.iinfo(self.dtype).max:
             raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
         final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
         for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
-            for box in chunk_boxes(self.plan.core(block_id), self.chunks):
-                ids = np.asarray(local[box])
-                if (ids == np.iinfo(self.dtype).max).any():
-                    raise UserError(f"block {block_id} of {self.output} has no staged ids",
-                                    "rerun decode with --overwrite")
-                ids = ids.astype(np.uint64)
-                ids[ids != 0] += np.uint64(block_id * self.plan.id_stride)
-                final[box] = table.apply(ids).astype(self.dtype)
+            core = self.plan.core(block_id)
+            ids = np.asarray(local[core])
+            if (ids == np.iinfo(self.dtype).max).any():
+                raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
+            labels = table.block(block_id, ids).astype(self.dtype)
+            for box in chunk_boxes(core, self.chunks):
+                final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
                 faults.point("decode.finalise.chunk")
             state.mark_relabelled(self.output, block_id)
             faults.point("decode.finalise.block")

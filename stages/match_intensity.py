@@ -1,5 +1,9 @@
 """match-intensity: the no-learning baseline -- EM inverted, blurred and histogram-matched to an ExM volume, blockwise.
 
+With ``source: labels`` the EM's instance labels drawn as membranes (a two-voxel band at every boundary) take
+the EM image's place: blurred and histogram-matched the same way (polarity decided the same way), for
+membrane-stained ExM where the EM's organelles are structure the stain does not show.
+
 Writes the OME-Zarr ``--output`` like ccgan-transfer does: ``<output>/0`` the transformed EM (uint8, the EM's
 grid) and ``<output>/labels/groundtruth`` the ``--labels`` carried over, so build-dataset can pair them. The
 polarity (``invert: auto`` compares the sign of both histograms' skewness), the blur (``target_resolution_nm``,
@@ -21,6 +25,7 @@ from em2exm import intensity_match as match
 from em2exm.ccgan.translate import block_boxes
 from em2exm.config import MatchOptions
 from em2exm.errors import UserError
+from em2exm.intensity_match import Readable
 from em2exm.progress import progress
 from pydantic import Field
 
@@ -61,10 +66,9 @@ def _open_uint8(url: str, what: str) -> ome.Volume:
     return volume
 
 
-def _centre_crop(volume: ome.Volume) -> np.ndarray:
-    box = tuple(slice(max(0, (n - c) // 2), max(0, (n - c) // 2) + min(n, c))
-                for n, c in zip(volume.spatial_shape, STATS_CROP))
-    return ome.read_region(volume, box, CORRUPT)
+def _centre_crop(volume: Readable) -> np.ndarray:
+    box = tuple(slice(max(0, (n - c) // 2), max(0, (n - c) // 2) + min(n, c)) for n, c in zip(volume.shape, STATS_CROP))
+    return volume[box]
 
 
 class Matching:
@@ -80,35 +84,40 @@ class Matching:
                             "pass the labels of the --image volume (its labels/groundtruth)")
         if any(b < 1 for b in params.block):
             raise UserError(f"block {params.block} must be positive", "set match.block to e.g. [64, 256, 256]")
+        if params.source == "labels" and self.labels is None:
+            raise UserError("match.source is 'labels' but no --labels were given",
+                            "pass the EM's labels (--labels run/em.zarr/labels/groundtruth) or set match.source: image")
+        self.source = (match.DrawnMembranes(ome.Regions(self.labels, CORRUPT)) if params.source == "labels"
+                       else ome.Regions(self.image, CORRUPT))
         self.boxes = block_boxes(self.image.spatial_shape, params.block)
         self.chunks = tuple(min(b, n, 64) for b, n in zip(params.block, self.image.spatial_shape))
 
     def decide(self) -> match.Transform:
         """Polarity and blur from both volumes (a crop each for the autocorrelation)."""
         p = self.params
-        source_counts = self._counts(self.image)
-        invert = p.invert if p.invert != "auto" else match.opposite_polarity(source_counts, self._counts(self.target))
+        source_counts = self._counts(self.source)
+        target = ome.Regions(self.target, CORRUPT)
+        invert = p.invert if p.invert != "auto" else match.opposite_polarity(source_counts, self._counts(target))
         if p.target_resolution_nm is not None:
             sigma = match.sigma_from_resolution(p.target_resolution_nm, self.image.voxel_size)
         else:
-            source, target = _centre_crop(self.image), _centre_crop(self.target)
+            source, target = _centre_crop(self.source), _centre_crop(target)
             sigma = tuple(match.matching_sigma(source, target, axis) for axis in range(3))  # type: ignore[assignment]
         return match.Transform(bool(invert), sigma)
 
-    def _counts(self, volume: ome.Volume) -> np.ndarray:
+    def _counts(self, volume: Readable) -> np.ndarray:
         counts = np.zeros(256, np.int64)
-        for box in block_boxes(volume.spatial_shape, self.params.block):
-            counts += match.histogram(ome.read_region(volume, box, CORRUPT))
+        for box in block_boxes(volume.shape, self.params.block):
+            counts += match.histogram(volume[box])
         return counts
 
     def prepare(self) -> None:
         """Decide the transform, build the grey-level table and create the outputs (empty)."""
         transform = self.decide()
-        regions = ome.Regions(self.image, CORRUPT)
         counts = np.zeros(256, np.int64)
         for box in progress(self.boxes, total=len(self.boxes), desc="match histogram"):
-            counts += match.histogram(transform.block(regions, box))
-        table = match.cdf_table(counts, self._counts(self.target))
+            counts += match.histogram(transform.block(self.source, box))
+        table = match.cdf_table(counts, self._counts(ome.Regions(self.target, CORRUPT)))
         log.info("invert %s, blur sigma %s voxels", transform.invert, transform.sigma)
         p = self.params
         provenance = {
@@ -130,7 +139,7 @@ class Matching:
         box = self.boxes[index]
         transform, table = self._decided()
         out = ome.open_image(self.params.output, mode="r+").array
-        out[box] = table[transform.block(ome.Regions(self.image, CORRUPT), box)]
+        out[box] = table[transform.block(self.source, box)]
         if self.labels is not None:
             ome.open_labels(self.params.output, LABELS_NAME, mode="r+").array[box] = ome.read_region(self.labels, box, CORRUPT)
         return {"box": [[s.start, s.stop] for s in box]}

@@ -15,8 +15,9 @@ import numpy as np
 from em2exm import commit, ome, outputs, previews, stagekit, storage
 from em2exm.config import StrictModel
 from em2exm.layout import RunLayout
-from em2exm.ngstate import Layer, viewer_state
-from em2exm.report import write_report
+from em2exm.ngstate import Layer, arrange, viewer_state
+from em2exm.ranking import best_experiment
+from em2exm.report import read_metrics, write_report
 from pydantic import Field
 
 log = logging.getLogger("em2exm.visualize")
@@ -132,17 +133,19 @@ def _loss_curves(run: str, out: str) -> list[str]:
 
 
 def _state(run: str, volumes: dict[str, ome.Volume]) -> dict:
-    """Layers for every volume and label image; the source domain (EM) starts hidden."""
+    """Layers for every volume and label image, arranged to open on the ExM image, its ground truth and the best
+    experiment's instances (:func:`em2exm.ngstate.arrange`)."""
     layers = []
     for name, volume in volumes.items():
-        visible = name != "em" and not name.startswith("transferred/")
         channel = 0 if name.endswith("/predictions") else None
-        layers.append(Layer(name, _layer_url(run, volume.url), channel=channel, visible=visible))
+        layers.append(Layer(name, _layer_url(run, volume.url), channel=channel))
         for label_name in ome.list_labels(volume.url):
             label_url = storage.join(volume.url, "labels", label_name)
-            layers.append(Layer(f"{name}:{label_name}", _layer_url(run, label_url), segmentation=True, visible=visible))
+            layers.append(Layer(f"{name}:{label_name}", _layer_url(run, label_url), segmentation=True))
     reference = volumes.get("exm") or next(iter(volumes.values()))
-    return viewer_state(layers, reference.voxel_size, reference.spatial_shape)
+    channels = {name: volume.attrs["channels"] for name, volume in volumes.items() if "channels" in volume.attrs}
+    state = viewer_state(layers, reference.voxel_size, reference.spatial_shape)
+    return arrange(state, best_experiment(read_metrics(run)), channels)
 
 
 def shown_products(run: str, volumes: dict[str, ome.Volume]) -> dict[str, str]:

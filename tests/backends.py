@@ -11,6 +11,7 @@ import zarr
 from conftest import DEMO_DATA, REPO, CliResult, run_cli
 from em2exm.cli import main as em2exm_main
 from em2exm.runner import STEP_RECORD
+from em2exm.runrecord import RECORDS
 
 INGEST_ONLY = ("--set", "experiments.names=[]")
 """ingest-em, ingest-exm and visualize: the whole chain in seconds."""
@@ -20,7 +21,7 @@ ONE_EXPERIMENT = (
     "--set", "seg.preset=light", "--set", "seg.patch=[5,17,17]", "--set", "seg.batch=1",
     "--set", "seg.iterations=20", "--set", "seg.val_interval=10", "--set", "seg.val_max_patches=2",
     "--set", "infer.window=[17,65,65]", "--set", "infer.overlap=0.25", "--set", "infer.device=cpu",
-    "--set", "infer.block=[16,64,64]", "--set", "decode.block=[16,64,64]", "--set", "decode.halo=[4,8,8]",
+    "--set", "infer.block=[16,64,64]", "--set", "decode.block=[16,64,64]",
 )
 """One segmenter trained briefly on CPU, with blockwise inference and decoding in several blocks each."""
 
@@ -71,11 +72,12 @@ def _arrays(store: Path) -> dict[str, Path]:
 
 
 def assert_same_outputs(expected: Path, actual: Path) -> None:
-    """Both stores hold the same files (TensorBoard's host-named logs and the local runner's step records aside)
-    and every zarr array the same data."""
+    """Both stores hold the same files (TensorBoard's host-named logs and the local runner's step and run records
+    aside) and every zarr array the same data."""
     def files(store: Path) -> set[str]:
         return {str(p.relative_to(store)) for p in store.rglob("*")
-                if p.is_file() and "tfevents" not in p.name and p.name != STEP_RECORD}
+                if p.is_file() and "tfevents" not in p.name and p.name != STEP_RECORD
+                and RECORDS not in p.relative_to(store).parts}
 
     assert files(actual) == files(expected)
     arrays = _arrays(expected)

@@ -105,20 +105,22 @@ def test_dag_follows_data_flow_and_pools(rendered):
     pipeline = build_pipeline(config)
     templates = {d["metadata"]["name"]: d for d in documents if d["kind"] == "WorkflowTemplate"}
     workflow = next(d for d in documents if d["kind"] == "Workflow")
-    tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]}
+    own = {t["name"]: t for t in workflow["spec"]["templates"]}
+    tasks = {t["name"]: t for t in own["pipeline"]["dag"]["tasks"]}
+    checks = ["check", "check-gpu"]
     for step in pipeline.steps:
         task = tasks[step.name]
         runs = [task]
         if step.fanout:
             plan, fan = tasks[f"{step.name}-plan"], tasks[f"{step.name}-blocks"]
-            assert sorted(plan.get("dependencies", [])) == sorted(pipeline.needs(step))
+            assert sorted(plan.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
             assert fan["dependencies"] == [plan["name"]] and task["dependencies"] == [fan["name"]]
             assert fan["arguments"]["parameters"][-1]["value"] == "{{tasks.%s.outputs.result}}" % plan["name"]
             loop = _task_template(templates, fan)
             assert loop["parallelism"] == settings.fanout_parallelism and loop["dag"]["tasks"][0]["withParam"]
             runs.append(plan)
         else:
-            assert sorted(task.get("dependencies", [])) == sorted(pipeline.needs(step))
+            assert sorted(task.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
         for run in runs:
             template = _task_template(templates, run)
             container = template["container"]
@@ -136,7 +138,15 @@ def test_dag_follows_data_flow_and_pools(rendered):
             else:
                 assert "nvidia.com/gpu" not in resources["requests"]
             assert template["retryStrategy"]["backoff"]["factor"] == settings.backoff_factor
-    assert set(tasks) == {n for s in pipeline.steps for n in ([s.name, f"{s.name}-plan", f"{s.name}-blocks"] if s.fanout else [s.name])}
+    assert set(tasks) == {*checks, *(n for s in pipeline.steps for n in ([s.name, f"{s.name}-plan", f"{s.name}-blocks"] if s.fanout else [s.name]))}
+    first_gpu_stage = next(s.stage for s in pipeline.steps if s.resources.gpu)
+    for name, stage, pool, mode in (("check", "ingest", settings.cpu_pool, "skip"), ("check-gpu", first_gpu_stage, settings.gpu_pool, "require")):
+        check, container = own[name], own[name]["container"]
+        assert tasks[name]["template"] == name and "dependencies" not in tasks[name]
+        assert container["image"] == f"registry.test/em2exm/em2exm-{stage}:9.9" and check["nodeSelector"] == pool.node_selector
+        assert container["command"] == ["python", "-m", "em2exm"] and container["args"][:2] == ["check", "--params"]
+        assert container["args"][3:] == ["--gpu", mode] and json.loads(container["args"][2]) == config.model_dump(mode="json", exclude_defaults=True)
+        assert ("nvidia.com/gpu" in container["resources"]["limits"]) == (name == "check-gpu")
     assert workflow["metadata"]["namespace"] == "science" and workflow["spec"]["podGC"]["strategy"]
     assert workflow["spec"]["activeDeadlineSeconds"] == settings.active_deadline_seconds
 
@@ -182,12 +192,14 @@ def _emulate_and_compare(tmp_path: Path, sets: tuple[str, ...], expected: Path) 
 
 def test_rendered_commands_produce_what_em2exm_run_produces(tmp_path, ingest_only_reference):
     argo = _emulate_and_compare(tmp_path, INGEST_ONLY, ingest_only_reference)
-    assert [c[2] for c in argo.ran] == ["stages.ingest", "stages.ingest", "stages.visualize"]
+    assert [c[2] for c in argo.ran] == ["em2exm", "stages.ingest", "stages.ingest", "stages.visualize"]
+    assert argo.ran[0][3:5] == ["check", "--params"] and argo.ran[0][-2:] == ["--gpu", "skip"]
 
 
 @pytest.mark.slow
 def test_rendered_blockwise_commands_produce_what_em2exm_run_produces(tmp_path, one_experiment_reference):
-    argo = _emulate_and_compare(tmp_path, ONE_EXPERIMENT, one_experiment_reference)
+    on_cpu = ("--set", "resources.seg-train.gpu=0", "--set", "resources.seg-infer.gpu=0")  # else check-gpu fails here
+    argo = _emulate_and_compare(tmp_path, (*ONE_EXPERIMENT, *on_cpu), one_experiment_reference)
     modes = [c[-1] if c[-1] == "--finalise" else c[-2] for c in argo.ran if c[2] == "stages.seg_infer"]
     assert modes[0] == "--plan-blocks" and modes.count("--blocks") > 1 and modes[-1] == "--finalise"
 
@@ -297,6 +309,7 @@ def test_template_names_do_not_depend_on_resources(tmp_path):
 
     def refs(path: Path) -> list[tuple[str, str]]:
         workflow = build(*load(str(path))[:2]).workflow.to_dict()
-        return [(t["templateRef"]["name"], t["templateRef"]["template"]) for t in workflow["spec"]["templates"][0]["dag"]["tasks"]]
+        tasks = next(t for t in workflow["spec"]["templates"] if t["name"] == "pipeline")["dag"]["tasks"]
+        return [(t["templateRef"]["name"], t["templateRef"]["template"]) for t in tasks if "templateRef" in t]
 
     assert refs(bigger) == refs(default)

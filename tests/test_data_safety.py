@@ -23,7 +23,7 @@ from stages import decode as decode_stage
 from stages import ingest as ingest_stage
 
 SHAPE = (32, 64, 256)
-PLAN = ["--set", "block=[16,64,128]", "--set", "halo=[8,12,12]", "--set", "thres_small=8", "--set", "seed_thres=4"]
+PLAN = ["--set", "block=[16,64,128]", "--set", "thres_small=8", "--set", "seed_thres=4"]
 
 
 def _decode(*args: str) -> int:

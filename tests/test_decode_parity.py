@@ -1,21 +1,27 @@
 """em2exm.decode reproduces PyTC v1.0's decoders: same partition on every fixture case, same as the
-scikit-image oracle on random maps full of ties, same resize, clear errors for bad input."""
+scikit-image oracle on random maps full of ties, same resize, the size thresholds of either
+scikit-image rule at exactly the threshold (whole volume and blockwise), clear errors for bad input."""
 
 from __future__ import annotations
 
 import functools
 import json
+import warnings
 from pathlib import Path
 
 import edt
 import numpy as np
 import pytest
+import skimage
 from em2exm import decode
 from em2exm.decode import reference
+from em2exm.decode.options import DecodeOptions
 from em2exm.decode.resize import resize_labels
 from em2exm.errors import UserError
 from em2exm.metrics import pair_counts
+from packaging.version import Version
 from scipy import ndimage as ndi
+from skimage.morphology import remove_small_objects
 from skimage.segmentation import find_boundaries
 from skimage.transform import resize
 
@@ -118,6 +124,80 @@ def test_thin_paths_match_scikit_image(seed: int) -> None:
     oracle = reference.decode("binary_watershed", maps, **kwargs)
     assert np.count_nonzero(oracle) > 100
     assert same_partition(decode.binary_watershed(maps, **kwargs), oracle)
+
+
+SIZED = {"thres_small": 40, "seed_thres": 8}
+SIZE_CASES = [("bc_watershed", 2, {}), ("bcd_watershed", 3, {}), ("binary_watershed", 1, {"thres1": 0.95}),
+              ("bc_connected", 2, {"dilation_struct": (1, 1, 1)})]
+
+
+def exact_size_maps(channels: int) -> np.ndarray:
+    """Maps (uint8) of three boxes at foreground 220 (no seed) or 255 (seed): A of exactly 40 voxels,
+    all seed; B of 96 voxels whose only seed has exactly 8; C of 96 voxels with a 27-voxel seed.
+    Contour 0, distance 1 inside the boxes."""
+    labels = np.zeros((12, 14, 16), np.uint8)
+    labels[2:4, 2:6, 2:7] = 1
+    labels[6:10, 2:6, 9:15] = 2
+    labels[2:6, 8:12, 2:8] = 3
+    fg = np.where(labels > 0, 220, 0)
+    fg[labels == 1] = 255
+    fg[7:9, 3:5, 11:13] = 255
+    fg[3:6, 9:12, 3:6] = 255
+    return np.stack([fg, np.zeros_like(fg), np.where(labels > 0, 255, 0)][:channels]).astype(np.uint8)
+
+
+def skimage_removes_objects_of_the_threshold_size() -> bool:
+    """What ``remove_small_objects(labels, t)``, PyTC's call, does here to an object of exactly t voxels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return not (remove_small_objects(np.array([[1, 1, 0, 2, 2, 2]]), 2) == 1).any()
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize(("func", "channels", "kwargs"), SIZE_CASES)
+def test_objects_of_exactly_the_threshold_size(func: str, channels: int, kwargs: dict, inclusive: bool) -> None:
+    """small_inclusive=True removes an instance of exactly thres_small voxels (A) and a seed of exactly
+    seed_thres voxels (so B is never flooded); False keeps both; both match the oracle's rule."""
+    maps = exact_size_maps(channels)
+    if func == "bc_connected":
+        maps[0][maps[0] == 220] = 0  # components: A (40 voxels) and the seeds of B and C (8, 27: too small)
+    args = {**SIZED, **kwargs, "small_inclusive": inclusive}
+    if func == "bc_connected":
+        del args["seed_thres"]
+    seg = getattr(decode, func)(maps, **args)
+    sizes = sorted(np.bincount(seg.reshape(-1))[1:].tolist())
+    if func == "bc_connected":
+        assert sizes == ([] if inclusive else [40])
+    else:
+        assert sizes == ([96] if inclusive else [40, 96, 96])
+    assert same_partition(seg, reference.decode(func, maps, **args))
+
+
+@pytest.mark.parametrize(("func", "channels", "kwargs"), SIZE_CASES)
+def test_default_size_rule_is_scikit_image_0_26(func: str, channels: int, kwargs: dict) -> None:
+    """The default is what PyTC does on scikit-image >= 0.26 (what a fresh install resolves
+    scikit-image>=0.22 to): remove_small_objects(labels, t) removes objects of exactly t voxels."""
+    maps = exact_size_maps(channels)
+    if func == "bc_connected":
+        maps[0][maps[0] == 220] = 0
+    args = {"thres_small": 40, **({} if func == "bc_connected" else {"seed_thres": 8}), **kwargs}
+    default = getattr(decode, func)(maps, **args)
+    assert np.array_equal(default, getattr(decode, func)(maps, **args, small_inclusive=True))
+    assert DecodeOptions().small_inclusive
+    if Version(skimage.__version__) >= Version("0.26"):
+        assert skimage_removes_objects_of_the_threshold_size()
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize(("func", "channels", "kwargs"), SIZE_CASES[:3])
+def test_blockwise_keeps_the_size_rule_for_objects_cut_by_blocks(func: str, channels: int, kwargs: dict,
+                                                                inclusive: bool) -> None:
+    """Blocks of 3 x 4 x 5 cut A, B's 8-voxel seed and C into pieces below both thresholds: sizes are
+    summed over blocks before either rule applies."""
+    maps = exact_size_maps(channels)
+    args = {**SIZED, **kwargs, "small_inclusive": inclusive}
+    whole = getattr(decode, func)(maps, **args)
+    assert np.array_equal(decode.decode_blockwise(maps, (3, 4, 5), decode.spec(func, **args)), whole)
 
 
 @pytest.mark.parametrize("factors", [(1.0, 2.0, 2.0), (0.5, 0.5, 0.5), (2.0, 0.75, 1.3), (0.37, 3.0, 1.0)])

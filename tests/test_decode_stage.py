@@ -19,7 +19,7 @@ from skimage.segmentation import find_boundaries
 from stages import decode as stage
 
 FIXTURES = SHARED / "fixtures" / "pytc_v1_decode"
-BLOCKS = ["--set", "block=[16,32,32]", "--set", "halo=[8,12,12]"]
+BLOCKS = ["--set", "block=[16,32,32]"]
 SMALL = {"thres3": 0.5, "thres_small": 8, "seed_thres": 4}
 
 
@@ -31,7 +31,7 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def ball_maps(seed: int = 0, shape: tuple[int, int, int] = (32, 64, 64)) -> np.ndarray:
-    """BC maps (uint8) of separate small balls (radius 2-4, below the halo) on a jittered grid."""
+    """BC maps (uint8) of separate small balls (radius 2-4) on a jittered grid."""
     rng = np.random.default_rng(seed)
     labels = np.zeros(shape, np.uint16)
     grid = np.indices(shape)
@@ -83,15 +83,35 @@ def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pyt
 
 
 @pytest.mark.skipif(not (FIXTURES / "bcd_mild.npz").exists(), reason=f"no PyTC fixtures at {FIXTURES}")
-def test_fixture_crop_in_eight_blocks_equals_whole_volume_decode(tmp_path: Path) -> None:
+def test_fixture_crop_in_eight_blocks_equals_the_library_blockwise_decode(tmp_path: Path) -> None:
+    """The stage writes the library's blockwise labels, whose ids are the whole-volume decode's (only
+    voxels on exact plateaus may differ: tests/test_decode_blockwise.py)."""
     with np.load(FIXTURES / "bcd_mild.npz") as f:
         maps = np.ascontiguousarray(f["maps"][:, :64, :128, :128])
     url = write_maps(str(tmp_path / "p.zarr"), maps, ["foreground", "contour", "distance"])
     assert decode_cli("--predictions", url, "--name", "cells", "--set", "block=[32,64,64]",
-                      "--set", "halo=[24,32,32]", "--set", "dtype=uint64") == 0
+                      "--set", "dtype=uint64") == 0
     labels = labels_of(url, "cells")
     assert labels.dtype == np.uint64
-    assert same_partition(labels, decode.bcd_watershed(maps))
+    assert np.array_equal(labels, decode.decode_blockwise(maps, (32, 64, 64), decode.spec("bcd_watershed")))
+    whole = decode.bcd_watershed(maps)
+    assert labels.max() == whole.max() and np.count_nonzero(labels != whole) < 1e-3 * np.count_nonzero(whole)
+
+
+def test_small_inclusive_reaches_the_decoder(tmp_path: Path) -> None:
+    """An instance of exactly thres_small voxels: removed by default (scikit-image >= 0.26's rule),
+    kept with small_inclusive false."""
+    labels = np.zeros((16, 32, 32), np.uint16)
+    labels[4:8, 4:9, 4:9] = 1                      # 100 voxels
+    labels[4:12, 16:26, 16:26] = 2                 # 800 voxels
+    maps = np.stack([np.where(labels > 0, 255, 0), np.zeros_like(labels)]).astype(np.uint8)
+    params = ["--set", "thres_small=100", "--set", "seed_thres=4", *BLOCKS]
+    inclusive = write_maps(str(tmp_path / "a.zarr"), maps, ["foreground", "contour"])
+    exclusive = write_maps(str(tmp_path / "b.zarr"), maps, ["foreground", "contour"])
+    assert decode_cli("--predictions", inclusive, *params) == 0
+    assert decode_cli("--predictions", exclusive, *params, "--set", "small_inclusive=false") == 0
+    assert labels_of(inclusive).max() == 1 and labels_of(exclusive).max() == 2
+    assert same_partition(labels_of(exclusive), labels)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +166,7 @@ def _corrupt(url: str) -> str:
         (lambda d: _corrupt(write_maps(d, ball_maps())), [], "unreadable metadata"),
         (lambda d: write_maps(d, ball_maps()), ["--set", "thres1=1.5"], "thres1"),
         (lambda d: write_maps(d, ball_maps()), ["--set", "thres4=0.5"], "has no thres4"),
-        (lambda d: write_maps(d, ball_maps()), ["--set", "halo=[0,4,4]"], "halo"),
+        (lambda d: write_maps(d, ball_maps()), ["--set", "block=[0,4,4]"], "empty axis"),
         (lambda d: write_maps(d, ball_maps()), ["--set", "colour=red"], "unknown config key 'colour'"),
     ],
 )

@@ -37,6 +37,17 @@ def test_hadolint_passes(dockerfile):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_base_image_copies_every_package_the_project_installs():
+    """pyproject's packages (em2exm in shared/, stages, workflows: the config and `em2exm check` import it) are all
+    in the image, or `pip install ./src` silently installs fewer of them."""
+    text = (IMAGES / "base.Dockerfile").read_text()
+    include = re.search(r"^include = \[(.*)\]", (REPO / "pyproject.toml").read_text(), re.MULTILINE).group(1)
+    folders = {"shared" if name == "em2exm" else name for name in re.findall(r'"(\w+)\*"', include)}
+    assert folders == {"shared", "stages", "workflows"}
+    for folder in folders:
+        assert f"COPY {folder} ./src/{folder}" in text
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_stage_has_an_image_on_the_right_runtime(stage):
     text = (IMAGES / "stages" / f"{stage}.Dockerfile").read_text()

@@ -116,3 +116,34 @@ def test_float_image_exits_2_and_writes_nothing(volumes: dict[str, str], tmp_pat
     args = ["--image", bad, "--target", volumes["exm"], "--output", str(tmp_path / "out")]
     assert run_stage(stage.main, args) == 2
     assert "not uint8" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_drawn_membranes_mark_every_boundary_in_3d_and_read_like_the_whole() -> None:
+    labels = _cells()
+    drawn = match.DrawnMembranes(labels)
+    whole = drawn[tuple(slice(0, n) for n in SHAPE)]
+    assert set(np.unique(whole)) == {0, 255}
+    boundary = find_boundaries(labels, mode="thick")  # every voxel with a differing 6-neighbour
+    assert np.array_equal(whole == 255, boundary)
+    box = (slice(5, 17), slice(9, 30), slice(40, 64))
+    assert np.array_equal(drawn[box], whole[box])
+
+
+def test_labels_source_draws_the_labels_not_the_image(volumes: dict[str, str], tmp_path: Path, capsys) -> None:
+    """source: labels ignores the EM image: a blank EM with the same labels gives the same bytes, blockwise too."""
+    blank = str(tmp_path / "blank.zarr")
+    ome.create_image(blank, SHAPE, np.uint8, (40, 16, 16))[:] = 128
+    drawn = {**volumes, "em": blank}
+    assert _match(volumes, tmp_path / "a", "--set", "source=labels") == 0
+    assert _match(drawn, tmp_path / "b", "--set", "source=labels", "--set", "block=[8,16,32]") == 0
+    a = ome.open_image(str(tmp_path / "a"))
+    assert a.attrs["match"]["invert"] is False, "drawn membranes are bright like the ExM's"
+    assert np.array_equal(a.array[:], ome.open_image(str(tmp_path / "b")).array[:])
+    membranes = find_boundaries(_cells(), mode="thick")
+    assert a.array[:][membranes].mean() > a.array[:][~membranes].mean() + 20
+
+
+def test_labels_source_without_labels_exits_2(volumes: dict[str, str], tmp_path: Path, capsys) -> None:
+    args = ["--image", volumes["em"], "--target", volumes["exm"], "--output", str(tmp_path / "out"), "--set", "source=labels"]
+    assert run_stage(stage.main, args) == 2
+    assert "match.source is 'labels'" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -79,6 +80,42 @@ def test_ccgan_source_chooses_what_the_cyclegans_translate(demo_config):
         assert arg(plain.step(f"ccgan-train-{experiment}"), "--a").endswith("/em.zarr")
         assert arg(plain.step(f"transfer-{experiment}"), "--image").endswith("/em.zarr")
     assert [s.name for s in matched.steps].count("match-intensity") == 1
+
+
+def test_drawn_matches_the_em_labels_and_can_feed_the_cyclegans(demo_config):
+    """(h) drawn: match-intensity with source labels; ccgan_source: drawn makes it what the CycleGANs translate."""
+    def arg(step, flag):
+        return step.args[step.args.index(flag) + 1]
+
+    sets = ["experiments.names=[intensity,drawn,ccgan]", "experiments.ccgan_source=drawn"]
+    pipeline = build_pipeline(load_pipeline(str(demo_config), sets))
+    drawn, intensity = pipeline.step("match-drawn"), pipeline.step("match-intensity")
+    assert json.loads(arg(drawn, "--params"))["source"] == "labels"
+    assert "source" not in json.loads(arg(intensity, "--params")), "image is the default"
+    assert arg(drawn, "--output").endswith("transferred/drawn.zarr")
+    assert arg(pipeline.step("ccgan-train-ccgan"), "--a") == arg(drawn, "--output")
+    assert arg(pipeline.step("dataset-drawn"), "--image") == arg(drawn, "--output")
+
+
+def test_rendered_renders_the_em_labels_like_the_simulated_exm():
+    """(g) rendered: the EM labels at their own voxel size through simulate-exm with the ExM's options, another seed."""
+    def arg(step, flag):
+        return step.args[step.args.index(flag) + 1]
+
+    path = str(REPO / "configs" / "benchmark-sim.yaml")
+    pipeline = build_pipeline(load_pipeline(path, ["experiments.names=[rendered]"]))
+    exm, em = pipeline.step("simulate-exm"), pipeline.step("simulate-em")
+    assert arg(em, "--labels").endswith("/em_source.zarr/labels/groundtruth")
+    assert pipeline.needs(em) == ["ingest-em-source"] and "--target-voxel-size" not in pipeline.step("ingest-em-source").args
+    exm_options, em_options = json.loads(arg(exm, "--params")), json.loads(arg(em, "--params"))
+    assert em_options.pop("seed") == exm_options.pop("seed", 0) + 1 and em_options == exm_options
+    dataset = pipeline.step("dataset-rendered")
+    assert arg(dataset, "--image") == arg(em, "--output") and pipeline.needs(dataset) == ["simulate-em"]
+
+
+def test_rendered_needs_a_simulated_exm_volume(demo_config):
+    result = run_cli("run", str(demo_config), "--set", "experiments.names=[rendered]", "--list")
+    assert result.code == 2 and "inputs.exm.simulate" in result.stderr
 
 
 def test_production_preset_runs_on_gpus_and_fans_out():

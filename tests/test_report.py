@@ -15,6 +15,9 @@ def test_verdict_ranks_adaptations_and_compares_with_the_intensity_baseline() ->
     assert "+0.100, the adaptation wins" in text
     assert "does not win" in verdict(rows(raw=0.0, oracle=0.4, ccgan=0.1, intensity=0.2))
     assert verdict(rows(raw=0.0, oracle=0.4)) == ""
+    both = verdict(rows(raw=0.0, oracle=0.4, ccgan=0.25, intensity=0.2, drawn=0.3))
+    assert "(e) EM inverted" in both and "+0.050, the adaptation wins" in both
+    assert "(h) EM labels drawn" in both and "-0.050, the adaptation does not win" in both
 
 
 def test_table_shows_gap_closed_per_metric() -> None:

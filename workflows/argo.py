@@ -4,7 +4,9 @@
   ``<registry>/em2exm-<stage>:<tag>``, command ``python -m stages.<stage>``, args from input parameters);
   blockwise stages add ``-plan`` (prints the block ranges), ``-blocks``, ``-fanout`` (a DAG looping over the
   ranges with a parallelism cap) and ``-finalise`` templates;
-- one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow.
+- one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow,
+  after the preflight ``check`` (and ``check-gpu`` on the GPU pool), templates of the Workflow itself that every
+  step reading no other step's output waits for (``workflows.preflight``).
 
 Data moves as zarr URLs in object storage, never as Argo artifacts.  S3 credentials come from a Secret and
 the endpoint from a ConfigMap, through the environment.
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from em2exm.lease import RUN_ID_ENV
 from em2exm.pipeline import Pipeline, Step
+from em2exm.pipeline import Resources as PipelineResources
 from hera.workflows import (
     DAG,
     ConfigMapEnv,
@@ -33,7 +36,8 @@ from hera.workflows import (
 )
 from hera.workflows import models as m
 
-from workflows.settings import ArgoSettings, NodePool
+from workflows.preflight import Preflight
+from workflows.settings import ArgoSettings
 from workflows.shape import Shape, parameter, split
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -91,10 +95,6 @@ class Variant:
         return "run-" + self.shape.key(self.step.fanout > 0)
 
 
-def _pool(settings: ArgoSettings, step: Step) -> NodePool:
-    return settings.gpu_pool if step.resources.gpu > 0 else settings.cpu_pool
-
-
 def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv | Env]:
     """Object-store credentials and endpoint, by reference (never values), and the workflow's run id."""
     secret = [
@@ -108,18 +108,25 @@ def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv | Env]
 
 def _container(settings: ArgoSettings, variant: Variant, name: str, tokens: tuple[str, ...], names: tuple[str, ...]) -> Container:
     """A container template running the stage entry point with ``tokens`` as arguments."""
-    step, pool = variant.step, _pool(settings, variant.step)
-    gpu = step.resources.gpu
-    memory = quantity_gib(step.resources.memory_gib)
+    step = variant.step
+    return _pod(settings, name, step.stage, ["python", "-m", step.module], list(tokens), names, step.resources)
+
+
+def _pod(settings: ArgoSettings, name: str, stage: str, command: list[str], args: list[str], names: tuple[str, ...],
+         resources: PipelineResources) -> Container:
+    """A container template in ``stage``'s image, on the pool and with the resources ``resources`` ask for."""
+    gpu = resources.gpu
+    pool = settings.gpu_pool if gpu > 0 else settings.cpu_pool
+    memory = quantity_gib(resources.memory_gib)
     return Container(
         name=name,
-        image=image(settings, step.stage),
+        image=image(settings, stage),
         image_pull_policy=settings.image_pull_policy,
-        command=["python", "-m", step.module],
-        args=list(tokens),
-        inputs=[Parameter(name=n) for n in names],
+        command=command,
+        args=args,
+        inputs=[Parameter(name=n) for n in names] or None,
         env=_environment(settings),
-        resources=Resources(cpu_request=quantity_cpu(step.resources.cpu), memory_request=memory, memory_limit=memory, gpus=gpu or None),
+        resources=Resources(cpu_request=quantity_cpu(resources.cpu), memory_request=memory, memory_limit=memory, gpus=gpu or None),
         node_selector=dict(pool.node_selector) or None,
         tolerations=[m.Toleration(**t.model_dump(exclude_none=True)) for t in pool.tolerations] or None,
         volumes=[EmptyDirVolume(name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=f"{settings.shm_gib}Gi")] if gpu else None,
@@ -130,7 +137,7 @@ def _container(settings: ArgoSettings, variant: Variant, name: str, tokens: tupl
             backoff=m.Backoff(duration=settings.backoff, factor=settings.backoff_factor, max_duration=settings.backoff_max),
         ),
         timeout=settings.step_timeout,
-        labels={LABEL: "em2exm", "em2exm/stage": step.stage},
+        labels={LABEL: "em2exm", "em2exm/stage": stage},
     )
 
 
@@ -174,11 +181,12 @@ def stage_templates(pipeline: Pipeline, settings: ArgoSettings) -> list[Workflow
     return built
 
 
-def _tasks(pipeline: Pipeline, step: Step) -> list[Task]:
-    """The DAG task(s) of one step; dependents depend on the task named after the step."""
+def _tasks(pipeline: Pipeline, step: Step, preflight: Preflight) -> list[Task]:
+    """The DAG task(s) of one step; dependents depend on the task named after the step; a step that reads no
+    other step's output waits for the checks."""
     variant = Variant.of(step)
     stage = template_name(step.stage)
-    needs = pipeline.needs(step) or None
+    needs = pipeline.needs(step) or list(preflight.names)
     if step.fanout <= 0:
         ref = m.TemplateRef(name=stage, template=variant.name)
         return [Task(name=step.name, template_ref=ref, arguments=variant.values, dependencies=needs)]
@@ -191,8 +199,8 @@ def _tasks(pipeline: Pipeline, step: Step) -> list[Task]:
     ]
 
 
-def pipeline_workflow(pipeline: Pipeline, settings: ArgoSettings, run_name: str) -> Workflow:
-    """The pipeline's Workflow: a DAG of the steps, calling the stage templates."""
+def pipeline_workflow(pipeline: Pipeline, settings: ArgoSettings, run_name: str, preflight: Preflight) -> Workflow:
+    """The pipeline's Workflow: the checks (templates of its own), then a DAG of the steps calling the stage templates."""
     labels = {LABEL: "em2exm", "em2exm/run": dns_name(run_name)}
     with Workflow(
         generate_name=f"{dns_name(run_name)}-",
@@ -208,7 +216,11 @@ def pipeline_workflow(pipeline: Pipeline, settings: ArgoSettings, run_name: str)
         api_version=API_VERSION,
         kind="Workflow",
     ) as workflow:
+        checks = {name: _pod(settings, name, preflight.stage(name), ["python", "-m", "em2exm"], preflight.args(name), (),
+                             preflight.resources(name)) for name in preflight.names}
         with DAG(name="pipeline"):
+            for name, template in checks.items():
+                Task(name=name, template=template)
             for step in pipeline.steps:
-                _tasks(pipeline, step)
+                _tasks(pipeline, step, preflight)
     return workflow

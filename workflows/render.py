@@ -11,6 +11,7 @@ from em2exm.pipeline_config import PipelineConfig
 from hera.workflows import Workflow, WorkflowTemplate
 
 from workflows.argo import pipeline_workflow, stage_templates
+from workflows.preflight import Preflight
 from workflows.settings import ArgoSettings
 
 WORKFLOW_FILE = "workflow.yaml"
@@ -31,7 +32,8 @@ class Manifests:
 def build(config: PipelineConfig, settings: ArgoSettings) -> Manifests:
     """The manifests of ``config``'s pipeline."""
     pipeline = build_pipeline(config)
-    return Manifests(stage_templates(pipeline, settings), pipeline_workflow(pipeline, settings, config.run.name))
+    workflow = pipeline_workflow(pipeline, settings, config.run.name, Preflight.of(config, pipeline))
+    return Manifests(stage_templates(pipeline, settings), workflow)
 
 
 def write(manifests: Manifests, folder: Path) -> list[Path]:

@@ -3,7 +3,8 @@
 A blockwise step becomes three jobs: ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
 is an array job whose task i runs ranges i, i+n, i+2n, ... (so any number of ranges fits the array), and
 ``-finalise`` merges and commits.  Jobs start ``afterok`` the jobs whose outputs they read; a failed job
-cancels its dependents (``--kill-on-invalid-dep=yes``).
+cancels its dependents (``--kill-on-invalid-dep=yes``).  The first jobs are the preflight ``00-check`` (and
+``00-check-gpu`` on the GPU partition), which every step reading no other step's output waits for.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from em2exm import storage
-from em2exm.pipeline import Pipeline, Step
+from em2exm.pipeline import Pipeline, Resources, Step
 from em2exm.pipeline_config import PipelineConfig
 
+from workflows.preflight import Preflight
 from workflows.settings import SlurmSettings
 
 LOGS = "logs"
@@ -46,12 +48,16 @@ class Runner:
 
     def command(self, step: Step, *extra: str) -> str:
         """The shell command line of ``step`` with ``extra`` arguments (already shell-quoted)."""
-        stage = shlex.join(step.command("python" if self.container else self.python))
+        return self.line(step.stage, step.resources.gpu > 0, ["-m", step.module, *step.args], *extra)
+
+    def line(self, stage: str, gpu: bool, arguments: list[str], *extra: str) -> str:
+        """``python ARGUMENTS EXTRA`` in ``stage``'s image (with the GPU passed through when ``gpu``), or locally."""
+        command = shlex.join(["python" if self.container else self.python, *arguments])
         if not self.container:
-            return " ".join([stage, *extra])
-        image = Path(self.settings.images).resolve() / f"em2exm-{step.stage}_{self.settings.tag}.sif"
-        options = (["--nv"] if step.resources.gpu else []) + [f"--bind={b}" for b in self.binds]
-        return " ".join([self.settings.runtime, "exec", *options, shlex.quote(str(image)), stage, *extra])
+            return " ".join([command, *extra])
+        image = Path(self.settings.images).resolve() / f"em2exm-{stage}_{self.settings.tag}.sif"
+        options = (["--nv"] if gpu else []) + [f"--bind={b}" for b in self.binds]
+        return " ".join([self.settings.runtime, "exec", *options, shlex.quote(str(image)), command, *extra])
 
 
 def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSettings) -> tuple[str, ...]:
@@ -66,14 +72,14 @@ def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSetti
     return tuple(sorted(f for f in folders if not any(f.startswith(o.rstrip("/") + "/") for o in folders)))
 
 
-def _header(job_name: str, step: Step, runner: Runner, logs: Path, array: str | None) -> list[str]:
-    settings, gpu = runner.settings, step.resources.gpu
+def _header(job_name: str, resources: Resources, runner: Runner, logs: Path, array: str | None) -> list[str]:
+    settings, gpu = runner.settings, resources.gpu
     partition = (settings.gpu_partition or settings.partition) if gpu else settings.partition
     options = [
         f"--job-name={job_name}",
         f"--output={logs}/%x-{'%A_%a' if array else '%j'}.out",
-        f"--cpus-per-task={math.ceil(step.resources.cpu)}",
-        f"--mem={math.ceil(step.resources.memory_gib * 1024)}M",
+        f"--cpus-per-task={math.ceil(resources.cpu)}",
+        f"--mem={math.ceil(resources.memory_gib * 1024)}M",
         f"--time={settings.time}",
     ]
     options += [f"--partition={partition}"] if partition else []
@@ -91,13 +97,25 @@ def _prepare(config: PipelineConfig) -> list[str]:
     return [f"mkdir -p {shlex.quote(storage.normalise(store))}"] if storage.protocol_of(store) == "file" else []
 
 
+def check_jobs(preflight: Preflight, config: PipelineConfig, runner: Runner, folder: Path) -> list[Job]:
+    """``00-check``: em2exm check of everything but the GPU; ``00-check-gpu``, when a step asks for a GPU: the GPU
+    alone, on the GPU partition, in a GPU stage's image."""
+    jobs = []
+    for name in preflight.names:
+        resources = preflight.resources(name)
+        header = _header(f"{config.run.name}-{name}", resources, runner, folder.resolve() / LOGS, None)
+        command = runner.line(preflight.stage(name), resources.gpu > 0, ["-m", "em2exm", *preflight.args(name)])
+        jobs.append(Job(name, f"00-{name}.sbatch", (), "\n".join([*header, *_prepare(config), command]) + "\n"))
+    return jobs
+
+
 def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, runner: Runner, folder: Path) -> list[Job]:
     """The job(s) of one step; the last one is named after the step (dependents wait for it)."""
     settings, logs, run = runner.settings, folder.resolve() / LOGS, config.run.name
     prefix = f"{index:02d}-{step.name}"
 
     def job(name: str, after: list[str], body: list[str], array: str | None = None) -> Job:
-        text = "\n".join([*_header(f"{run}-{name}", step, runner, logs, array), *_prepare(config), *body]) + "\n"
+        text = "\n".join([*_header(f"{run}-{name}", step.resources, runner, logs, array), *_prepare(config), *body]) + "\n"
         script = prefix + name.removeprefix(step.name) + ".sbatch"
         return Job(name, script, tuple(after), text)
 
@@ -121,11 +139,13 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
 
 
 def jobs(config: PipelineConfig, pipeline: Pipeline, runner: Runner, folder: Path) -> list[Job]:
-    """Every job of the pipeline, in submission order."""
-    return [
+    """Every job of the pipeline, in submission order: the checks first; a step that reads no other step's output
+    waits for them."""
+    preflight = Preflight.of(config, pipeline)
+    return check_jobs(preflight, config, runner, folder) + [
         job
         for index, step in enumerate(pipeline.steps, start=1)
-        for job in step_jobs(index, step, pipeline.needs(step), config, runner, folder)
+        for job in step_jobs(index, step, pipeline.needs(step) or list(preflight.names), config, runner, folder)
     ]
 
 

@@ -11,6 +11,10 @@ from em2exm import stagekit
 
 TOOLS = {
     "run": ("em2exm.runner", "run the pipeline locally, skipping completed steps"),
+    "check": ("em2exm.check.cli", "preflight: config, inputs, store, GPU and memory, every problem at once"),
+    "tune-decode": ("em2exm.tune.cli", "search the decoder's thresholds on a labelled box of a run's predictions"),
+    "status": ("em2exm.status", "every step of a run: done, partial, failed or not started; wall time, scores"),
+    "runs": ("em2exm.runs", "the runs under a store: steps done, best experiment and its scores"),
 }
 OPTIONAL_TOOLS = {
     "workflow": ("workflows.cli", "render, lint or submit the pipeline as Argo workflows"),

@@ -103,13 +103,22 @@ class MatchOptions(StrictModel):
         None, description="ExM resolution (z, y, x) as FWHM in pre-expansion nm (optical FWHM / expansion); "
                           "unset: estimated from the ExM volume's autocorrelation")
     block: tuple[int, int, int] = Field((64, 256, 256), description="output block (z, y, x) in voxels")
+    source: Literal["image", "labels"] = Field(
+        "image", description="what is made to look like ExM: the EM image, or its instance labels drawn as "
+                             "membranes (a band two voxels wide at every boundary between instances, in 3-D; for "
+                             "membrane-stained ExM, where the EM's organelles are structure the stain does not show)")
 
 
 class RunOptions(StrictModel):
     """Where a run writes (every output is a zarr URL under ``store``) and how blockwise steps fan out."""
 
     store: str = "./runs/demo"
-    name: str = "em2exm"
+    name: str | None = Field(
+        None, description="the run's name (Argo workflow, SLURM jobs, em2exm status/runs); unset: "
+                          "<model>__<data>__<config>__<hparams> from the config, e.g. "
+                          "light-resnet-6blocks__gala-fibsem-train-to-plantseg-ovule__demo__bc-seg300-gan600 "
+                          "(U-Net preset and CycleGAN generator; EM and ExM image names; config file stem; "
+                          "seg target, U-Net and CycleGAN iterations), so that runs sort and compare by name")
     blocks_per_task: int = Field(1, ge=1, description="blocks per parallel task of a blockwise step (Argo, SLURM)")
 
     @field_validator("store")
@@ -133,7 +142,7 @@ class DatasetOptions(StrictModel):
                                                              "{train,val}_{im,label}.h5 (dataset 'main')")
 
 
-ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle", "intensity", "seghead"]
+ExperimentName = Literal["raw", "ccgan", "segmatch", "oracle", "intensity", "seghead", "rendered", "drawn"]
 
 
 class ExperimentOptions(StrictModel):
@@ -141,8 +150,11 @@ class ExperimentOptions(StrictModel):
 
     raw: trained on EM as is; ccgan: on CCGAN-transferred EM; segmatch: on EM transferred by a CCGAN trained
     with seg_match; oracle: on the ExM labels themselves (upper bound); intensity: on EM inverted, blurred and
-    histogram-matched to the ExM volume (no learning, match-intensity); seghead: no U-Net, the segmentation head of
-    the seg_match CCGAN's G_B applied to the ExM volume (CySGAN).  The oracle trains only on the first
+    histogram-matched to the ExM volume (no learning, match-intensity); drawn: on the EM labels drawn as membranes,
+    blurred and histogram-matched the same way (no learning, match-intensity with source: labels); seghead: no U-Net, the segmentation head of
+    the seg_match CCGAN's G_B applied to the ExM volume (CySGAN); rendered (only for a simulated ExM volume): on the
+    EM labels rendered by simulate-exm with the ExM volume's own settings, what a perfect translator would make of
+    the EM (the ceiling of every translation row; its gap to the oracle is the tissue, not the translator).  The oracle trains only on the first
     ``1 - holdout_fraction`` of the ExM volume along ``holdout_axis``; every experiment is scored on the rest.
     """
 
@@ -150,10 +162,11 @@ class ExperimentOptions(StrictModel):
     holdout_axis: Literal["z", "y", "x"] = "x"
     holdout_fraction: float = Field(0.5, gt=0, lt=1)
     judge: bool = Field(True, description="false where ExM labels mean something else than EM's: report only")
-    ccgan_source: Literal["em", "intensity"] = Field(
-        "em", description="what the CycleGANs (ccgan, segmatch, seghead) learn to translate: the EM as ingested, or "
-                          "the EM after match-intensity (inverted, blurred, histogram-matched), so that the CycleGAN "
-                          "starts from the no-learning baseline and learns what it misses (texture, noise)")
+    ccgan_source: Literal["em", "intensity", "drawn"] = Field(
+        "em", description="what the CycleGANs (ccgan, segmatch, seghead) learn to translate: the EM as ingested; the "
+                          "EM after match-intensity (intensity: inverted, blurred, histogram-matched); or its labels "
+                          "drawn as membranes and matched the same way (drawn) -- so that the CycleGAN starts from a "
+                          "no-learning baseline and learns what it misses (texture, noise)")
 
 
 class StepResources(StrictModel):
@@ -191,26 +204,35 @@ def apply_sets(data: dict[str, Any], assignments: Sequence[str]) -> dict[str, An
     return data
 
 
+def validation_problems(model: type[BaseModel], exc: ValidationError, where: str = "") -> list[tuple[str, str]]:
+    """Every error of a failed validation as (the problem, naming the key, and its fix)."""
+    problems = []
+    suffix = f" in {where}" if where else ""
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            fields = known_keys(model, error["loc"][:-1])
+            problems.append((f"unknown config key '{key}'{suffix}",
+                             f"remove it or use one of: {', '.join(fields)}" if fields else "remove it"))
+        elif error["type"] == "missing":
+            problems.append((f"missing config key '{key}'{suffix}", "add it to the config or pass it as a flag"))
+        else:
+            problems.append((f"bad value for '{key}'{suffix}: {error['msg'].removeprefix('Value error, ')}",
+                             "fix the value"))
+    return problems
+
+
 def validate(model: type[Model], data: dict[str, Any], where: str) -> Model:
-    """Validate ``data`` against ``model``; errors become one UserError naming the key."""
+    """Validate ``data`` against ``model``; the first error becomes one UserError naming the key."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            fields = _known_keys(model, error["loc"][:-1])
-            raise UserError(
-                f"unknown config key '{key}' in {where}",
-                f"remove it or use one of: {', '.join(fields)}" if fields else "remove it",
-            ) from exc
-        if error["type"] == "missing":
-            raise UserError(f"missing config key '{key}' in {where}", "add it to the config or pass it as a flag") from exc
-        message = error["msg"].removeprefix("Value error, ")
-        raise UserError(f"bad value for '{key}' in {where}: {message}", "fix the value") from exc
+        problem, fix = validation_problems(model, exc, where)[0]
+        raise UserError(problem, fix) from exc
 
 
-def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+def known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys of ``model``'s section at ``loc`` (empty where ``loc`` is not a section)."""
     current: Any = model
     for part in loc:
         field = getattr(current, "model_fields", {}).get(part)
@@ -246,9 +268,12 @@ def read_yaml(path: str) -> dict[str, Any]:
 def load_pipeline(path: str, sets: Sequence[str] = ()) -> PipelineConfig:
     """Read, override and validate a pipeline YAML; relative input paths resolve against its folder."""
     from em2exm.pipeline_config import PipelineConfig
+    from em2exm.runname import default_name
 
     data = apply_sets(read_yaml(path), sets)
     config = validate(PipelineConfig, data, path)
+    if not config.run.name:
+        config.run.name = default_name(config, path)
     sources = (config.inputs.em, config.inputs.exm)
     for location in (config.run.store, *(s.image for s in sources), *(s.labels for s in sources if s.labels)):
         storage.check_url(location)

@@ -1,6 +1,6 @@
 """The no-learning baseline: make EM look like ExM by polarity, blur and histogram alone.
 
-A user's first try before any CycleGAN: invert the EM when its polarity is opposite to the ExM volume's
+A user's first try before any CycleGAN (the source is the EM image, or its labels drawn as membranes): invert the EM when its polarity is opposite to the ExM volume's
 (membranes dark on bright vs bright on dark, told by the sign of each histogram's skewness), blur it to the
 ExM resolution (a Gaussian of the given target resolution, or one whose short-range autocorrelation matches the
 ExM volume's: white noise only changes lag 0, so lags 1..4 measure the blur), then map its grey levels onto the
@@ -14,16 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from em2exm.seg.targets import instance_contour
 from em2exm.seg.window import read_reflect
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 SIGMA_GRID = np.arange(0.0, 6.01, 0.25)
 LAGS = (1, 2, 3, 4)
 Box = tuple[slice, slice, slice]
+
+
+class Readable(Protocol):
+    """A 3-D volume read region by region (ome.Regions, DrawnMembranes)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, box: tuple[slice, ...]) -> np.ndarray: ...
 
 
 def histogram(data: np.ndarray) -> np.ndarray:
@@ -95,14 +106,35 @@ class Transform:
         """Voxels of context a block needs: scipy's kernel radius at ``truncate=4``."""
         return tuple(int(4.0 * s + 0.5) for s in self.sigma)  # type: ignore[return-value]
 
-    def block(self, volume: object, box: Box) -> np.ndarray:
+    def block(self, volume: Readable, box: Box) -> np.ndarray:
         """The source's ``box`` inverted and blurred, quantised to uint8 (before histogram matching)."""
         start = tuple(s.start - h for s, h in zip(box, self.halo))
         stop = tuple(s.stop + h for s, h in zip(box, self.halo))
-        data = read_reflect(volume, start, stop).astype(np.float32)  # type: ignore[arg-type]
+        data = read_reflect(volume, start, stop).astype(np.float32)
         if self.invert:
             data = 255.0 - data
         if any(s > 0 for s in self.sigma):
             data = ndi.gaussian_filter(data, self.sigma, mode="mirror")
         core = tuple(slice(h, h + s.stop - s.start) for h, s in zip(self.halo, box))
         return np.clip(np.round(data[core]), 0, 255).astype(np.uint8)
+
+
+class DrawnMembranes:
+    """Instance labels as a membrane image, read region by region like an image: 255 on a band two voxels wide
+    at every boundary between instances (in z, y and x), 0 elsewhere. A region reads one voxel of context, so
+    any block split gives the same voxels as the whole volume."""
+
+    def __init__(self, labels: Readable) -> None:
+        self.labels = labels
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.labels.shape)
+
+    def __getitem__(self, box: tuple[slice, ...]) -> np.ndarray:
+        start = [max(s.start - 1, 0) for s in box]
+        stop = [min(s.stop + 1, n) for s, n in zip(box, self.shape)]
+        labels = np.asarray(self.labels[tuple(slice(a, b) for a, b in zip(start, stop))])
+        band = instance_contour(labels, k=0, axes=(0, 1, 2))
+        core = tuple(slice(s.start - a, s.stop - a) for s, a in zip(box, start))
+        return (band[core] * 255).astype(np.uint8)

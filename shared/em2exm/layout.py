@@ -2,6 +2,7 @@
 
     <store>/em.zarr, exm.zarr                     ingested volumes (+ labels/groundtruth)
     <store>/exm_source.zarr                        the labelled volume a simulated ExM volume is rendered from
+    <store>/em_source.zarr                         the EM at its own voxel size (the rendered experiment's labels)
     <store>/models/<ccgan>/                        ccgan-train output (checkpoint, losses, samples)
     <store>/transferred/<ccgan>.zarr               EM translated to ExM (+ labels carried over)
     <store>/experiments/<name>/dataset/            build-dataset output (train.zarr, val.zarr)
@@ -44,6 +45,10 @@ class RunLayout:
     @property
     def exm_source(self) -> str:
         return self._at("exm_source.zarr")
+
+    @property
+    def em_source(self) -> str:
+        return self._at("em_source.zarr")
 
     @property
     def report(self) -> str:

@@ -156,8 +156,10 @@ def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target:
 
 
 def _ccgan_source(steps: _Steps, at: RunLayout) -> str:
-    """The domain-A image the CycleGANs translate: the ingested EM, or the EM after match-intensity."""
-    return _intensity_matched(steps, at) if steps.config.experiments.ccgan_source == "intensity" else at.em
+    """The domain-A image the CycleGANs translate: the ingested EM, or match-intensity's output from its image
+    (intensity) or its labels (drawn)."""
+    source = steps.config.experiments.ccgan_source
+    return at.em if source == "em" else _intensity_matched(steps, at, source)
 
 
 def _ccgan_model(steps: _Steps, name: str, at: RunLayout) -> str:
@@ -169,12 +171,18 @@ def _ccgan_model(steps: _Steps, name: str, at: RunLayout) -> str:
     return model
 
 
-def _intensity_matched(steps: _Steps, at: RunLayout) -> str:
-    """The EM inverted, blurred and histogram-matched to the ExM volume (match-intensity, no learning)."""
-    transferred = at.transferred("intensity")
+MATCH_SOURCES = {"intensity": "image", "drawn": "labels"}
+"""The no-learning experiments and what match-intensity makes look like ExM for each: the EM image or its labels."""
+
+
+def _intensity_matched(steps: _Steps, at: RunLayout, experiment: str = "intensity") -> str:
+    """The EM (intensity) or its labels drawn as membranes (drawn), inverted where the polarity says so, blurred
+    and histogram-matched to the ExM volume (match-intensity, no learning)."""
+    transferred, source = at.transferred(experiment), MATCH_SOURCES[experiment]
+    options = _match_options(steps.config).model_copy(update={"source": source})
     args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
-    steps.add("match-intensity", "match-intensity", [*args, "--params", params_json(_match_options(steps.config))],
-              [at.em, at.exm], [transferred])
+    name = "match-intensity" if experiment == "intensity" else f"match-{experiment}"
+    steps.add(name, "match-intensity", [*args, "--params", params_json(options)], [at.em, at.exm], [transferred])
     return transferred
 
 
@@ -185,13 +193,27 @@ def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) ->
         return at.em, at.labels(at.em)
     if experiment == "oracle":
         return at.exm, at.labels(at.exm)
-    if experiment == "intensity":
-        transferred = _intensity_matched(steps, at)
+    if experiment in MATCH_SOURCES:
+        transferred = _intensity_matched(steps, at, experiment)
         return transferred, at.labels(transferred)
+    if experiment == "rendered":
+        rendered = _rendered_em(steps, at)
+        return rendered, at.labels(rendered)
     model, source, transferred = _ccgan_model(steps, experiment, at), _ccgan_source(steps, at), at.transferred(experiment)
     args = ["--checkpoint", model, "--image", source, "--labels", at.labels(source), "--output", transferred]
     steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, source], [transferred])
     return transferred, at.labels(transferred)
+
+
+def _rendered_em(steps: _Steps, at: RunLayout) -> str:
+    """The EM labels rendered by simulate-exm with the ExM volume's settings and another seed: a perfect
+    translator's output, rendered from the labels at their own voxel size as the ExM volume is."""
+    config, rendered = steps.config, at.transferred("rendered")
+    _ingest(steps, "ingest-em-source", config.inputs.em, at.em_source, None)
+    args = ["--labels", at.labels(at.em_source), "--output", rendered,
+            "--params", params_json(config.simulate, seed=(config.simulate.seed + 1) % 2**63)]
+    steps.add("simulate-em", "simulate-exm", args, [at.em_source], [rendered])
+    return rendered
 
 
 def _match_options(config: PipelineConfig) -> MatchOptions:
@@ -247,6 +269,9 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         raise UserError(f"experiment 'seghead' decodes the CCGAN head's maps ({config.ccgan.seg_target}) with the decode "
                         f"section made for the U-Net's ({config.seg.target})",
                         f"set ccgan.seg_target: {config.seg.target}, or drop 'seghead' from experiments.names")
+    if "rendered" in config.experiments.names and not config.inputs.exm.simulate:
+        raise UserError("experiment 'rendered' renders the EM labels like a simulated ExM volume, but inputs.exm is "
+                        "not simulated", "set inputs.exm.simulate: true, or drop 'rendered' from experiments.names")
     steps = _Steps(config)
     _ingest(steps, "ingest-em", config.inputs.em, at.em, common_voxel_size(config))
     _exm(steps, at)

@@ -2,7 +2,8 @@
 
 A step is current when its outputs are committed and were made by the same command from inputs with the same
 identity (recorded in the output after the step ran); any other step runs with ``--update``, so the stage itself
-keeps an output whose fingerprint still matches and redoes one made with other options or inputs."""
+keeps an output whose fingerprint still matches and redoes one made with other options or inputs.  The run's config
+and every attempt are recorded in the store for ``em2exm status`` (:mod:`em2exm.runrecord`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from em2exm import commit, storage
+from em2exm import commit, runrecord, storage
+from em2exm.check import preflight
 from em2exm.config import load_pipeline
 from em2exm.errors import ReportedError
 from em2exm.fingerprints import input_identity
@@ -67,8 +69,10 @@ def local_command(step: Step, overwrite: bool = False) -> list[str]:
     return [python, SAFE_PATH, *rest, "--overwrite" if overwrite else "--update"]
 
 
-def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str] = ()) -> list[str]:
-    """Run the steps as subprocesses (the same commands the other backends run); return those run."""
+def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str] = (),
+                 recorder: runrecord.Recorder | None = None) -> list[str]:
+    """Run the steps as subprocesses (the same commands the other backends run); return those run.
+    ``recorder`` records every attempt (start, end, exit code) for ``em2exm status``."""
     ran = []
     environment = {**os.environ, RUN_ID_ENV: os.environ.get(RUN_ID_ENV) or f"local-{uuid.uuid4().hex[:12]}"}
     for step in pipeline.steps:
@@ -79,11 +83,14 @@ def run_pipeline(pipeline: Pipeline, overwrite: bool = False, only: Sequence[str
             continue
         command = local_command(step, overwrite)
         log.info("run %s: %s", step.name, shlex.join(command[1:]))
-        start = time.monotonic()
+        start = time.time()
         code = subprocess.call(command, env=environment)
+        end = time.time()
+        if recorder is not None:
+            recorder.attempt(step, start, end, code, environment[RUN_ID_ENV])
         if code != 0:
             raise StepFailedError(step.name, code)
-        log.info("done %s in %.1f s", step.name, time.monotonic() - start)
+        log.info("done %s in %.1f s", step.name, end - start)
         remember(step)
         ran.append(step.name)
     return ran
@@ -104,6 +111,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--overwrite", action="store_true", help="redo every step (only em2exm's own outputs are removed)")
     parser.add_argument("--only", action="append", default=[], metavar="STEP", help="run only this step (repeatable)")
     parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
+    parser.add_argument("--no-check", action="store_true", help="skip the preflight (em2exm check) before the steps")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     config = load_pipeline(args.config, args.set)
@@ -112,8 +120,10 @@ def main(argv: Sequence[str]) -> None:
         for step in pipeline.steps:
             print(f"{step.name}  needs={pipeline.needs(step)}  gpu={step.resources.gpu}\n  {shlex.join(local_command(step))}")
         return
+    if not args.no_check:
+        preflight(config, args.only, log)
     try:
-        ran = run_pipeline(pipeline, args.overwrite, args.only)
+        ran = run_pipeline(pipeline, args.overwrite, args.only, runrecord.Recorder(config, args.config))
     except StepFailedError as exc:
         if exc.code == 2:
             raise ReportedError(f"em2exm run: step {exc.step} failed (exit 2); its error is above") from exc

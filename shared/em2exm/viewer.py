@@ -1,7 +1,8 @@
 """``em2exm view RUN_DIR``: serve a run directory over HTTP and open it in Neuroglancer, print the URL.
 
 The run directory is served under ``/data/`` with CORS headers (so any Neuroglancer, also a hosted one,
-can read it); the viewer is the ``neuroglancer`` package's own server and bundled client.
+can read it); the viewer is the ``neuroglancer`` package's own server and bundled client.  The saved state is
+arranged to open on the ExM image, its ground truth and the best experiment's instances (:mod:`em2exm.ngstate`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from em2exm.errors import UserError
+from em2exm.ngstate import arrange, is_maps
+from em2exm.ranking import best_experiment
+from em2exm.report import read_metrics
 
 STATE_FILE = "report/neuroglancer_state.json"
+DATA = "{DATA}"
+"""Where the saved state's data URLs begin (the run directory, served here under /data/)."""
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -56,13 +62,31 @@ def serve(run_dir: str, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTP
     return server
 
 
+def map_channels(run_dir: str, state: dict) -> dict[str, list[str]]:
+    """The channel names of every map layer of ``state``, by layer name, as its zarr.json in the run records them."""
+    found = {}
+    for layer in filter(is_maps, state["layers"]):
+        relative = layer["source"].removeprefix("zarr3://").removeprefix(DATA).strip("/")
+        try:
+            meta = json.loads((Path(run_dir) / relative / "zarr.json").read_text())
+            names = meta["attributes"]["em2exm"]["channels"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            found[layer["name"]] = names
+    return found
+
+
 def load_state(server: ThreadingHTTPServer, run_dir: str) -> dict:
-    """The run's saved viewer state with its data URLs pointing at ``server``."""
+    """The run's saved viewer state, arranged to show the best experiment (:func:`em2exm.ngstate.arrange`), with
+    its data URLs pointing at ``server``."""
     host, port = server.server_address[:2]
     state_path = Path(run_dir) / STATE_FILE
     if not state_path.exists():
         raise UserError(f"{state_path} does not exist", "run the visualize stage for this run first")
-    return json.loads(state_path.read_text().replace("{DATA}", f"http://{host}:{port}/data"))
+    state = json.loads(state_path.read_text())
+    state = arrange(state, best_experiment(read_metrics(run_dir)), map_channels(run_dir, state))
+    return json.loads(json.dumps(state).replace(DATA, f"http://{host}:{port}/data"))
 
 
 def open_viewer(run_dir: str, host: str = "127.0.0.1", port: int = 0, viewer_port: int = 0):

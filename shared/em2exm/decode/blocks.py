@@ -32,8 +32,7 @@ class BlockPlan:
         if min(self.halo) < 1:
             raise UserError(
                 f"block plan halo={self.halo} is below 1",
-                "use a halo of at least 1 voxel (faces are matched on the plane across them); "
-                "objects are stitched exactly when smaller than the halo",
+                "use a halo of at least 1 voxel (blocks are joined on the voxels either side of their faces)",
             )
 
     @property

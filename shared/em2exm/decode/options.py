@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -11,7 +10,7 @@ from pydantic import Field
 
 from em2exm.config import StrictModel
 from em2exm.decode import decoders
-from em2exm.decode.blockwise import Decoder
+from em2exm.decode.specs import Spec
 from em2exm.errors import UserError
 
 Mode = Literal["bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"]
@@ -43,21 +42,27 @@ class DecodeOptions(StrictModel):
     thres4: float | None = Field(None, description="bcd_watershed only: seeds need signed distance (-1..1) > thres4")
     thres5: float | None = Field(None, description="bcd_watershed only: the watershed floods only where signed "
                                                    "distance (-1..1) > thres5")
-    thres_small: int = Field(128, ge=0, description="instances of fewer voxels become background (with "
+    thres_small: int = Field(128, ge=0, description="instances of at most thres_small voxels (fewer, with "
+                                                    "small_inclusive false) become background (with "
                                                     "remove_small_mode background)")
-    seed_thres: int = Field(32, ge=0, description="watershed decoders: seeds (26-connected) of fewer voxels are "
-                                                  "dropped")
+    seed_thres: int = Field(32, ge=0, description="watershed decoders: seeds (26-connected) of at most seed_thres "
+                                                  "voxels (fewer, with small_inclusive false) are dropped")
+    small_inclusive: bool = Field(True, description="how thres_small and seed_thres cut: true removes objects of "
+                                                    "size <= the threshold, as PyTC does on scikit-image >= 0.26 "
+                                                    "(what a fresh install gets); false removes size < the "
+                                                    "threshold, as on scikit-image <= 0.25")
     remove_small_mode: Literal["background", "none"] = Field(
-        "background", description="background: instances under thres_small voxels become background (PyTC's "
-                                  "default); none: keep every instance")
+        "background", description="background: instances of thres_small voxels or fewer become background "
+                                  "(PyTC's default); none: keep every instance")
     dilation_struct: Triple = Field((1, 5, 5), description="bc_connected only: odd box (z, y, x) in voxels by which "
                                                            "the components are grey-dilated (larger id wins)")
     float_scale: float | None = Field(None, gt=0, description="float maps are multiplied by this and clipped to "
                                                               "0..255 (255 for probabilities in [0, 1]); null: the "
                                                               "maps must be uint8")
-    block: Triple = Field((128, 512, 512), description="decoded block (z, y, x) in voxels (at most the volume)")
-    halo: Triple = Field((16, 48, 48), description="context (z, y, x) in voxels decoded around each block (>= 1); "
-                                                   "objects smaller than the halo are stitched exactly")
+    block: Triple = Field((128, 512, 512), description="decoded block (z, y, x) in voxels (at most the volume); "
+                                                       "blocks are stitched exactly for objects of any size, each "
+                                                       "reading only the context its decoder needs (1 voxel; "
+                                                       "bc_connected: the dilation's reach)")
     dtype: Literal["uint32", "uint64"] = Field("uint32", description="dtype of the instance ids written (uint64 for "
                                                                      "more ids or larger blocks)")
 
@@ -74,10 +79,9 @@ class DecodeOptions(StrictModel):
             )
         return mode
 
-    def decoder(self, mode: str) -> Decoder:
-        """``mode``'s decoder with these options bound (thresholds set here must be ones it takes)."""
-        func = getattr(decoders, mode)
-        accepted = inspect.signature(func).parameters
+    def spec(self, mode: str) -> Spec:
+        """``mode``'s checked settings with these options (thresholds set here must be ones it takes)."""
+        accepted = inspect.signature(decoders.DECODERS[mode]).parameters
         kwargs: dict[str, Any] = {}
         for name, value in self.model_dump().items():
             if name not in accepted or value is None:
@@ -86,7 +90,7 @@ class DecodeOptions(StrictModel):
                                     f"remove decode.{name} or pick a mode that takes it")
                 continue
             kwargs[name] = value
-        return functools.partial(func, **kwargs)
+        return decoders.spec(mode, **kwargs)
 
 
 def auto_mode(channels: int, names: Sequence[str] | None) -> str:

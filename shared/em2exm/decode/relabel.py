@@ -16,10 +16,10 @@ def label_dtype(n: int) -> np.dtype:
     return np.dtype(np.uint64)
 
 
-def keep_table(counts: np.ndarray, thres_small: int) -> np.ndarray:
-    """Lookup table old id -> new id: ids with ``counts < thres_small`` (or empty) become 0, the rest
-    1..N in id order (PyTC's ``remove_small_objects`` rule, then consecutive ids)."""
-    keep = (counts >= max(thres_small, 1))
+def keep_table(counts: np.ndarray, smallest: int) -> np.ndarray:
+    """Lookup table old id -> new id: ids with fewer than ``smallest`` voxels (and empty ones) become 0,
+    the rest 1..N in id order (PyTC's ``remove_small_objects``, then consecutive ids)."""
+    keep = counts >= max(smallest, 1)
     keep[0] = False
     n = int(keep.sum())
     table = np.zeros(counts.size, label_dtype(n))

@@ -1,4 +1,4 @@
-"""Blockwise decode state in object storage: each block's merge info and which blocks are relabelled.
+"""Blockwise decode state in object storage: each block's stitching arrays and which blocks are relabelled.
 
 Both live under ``<labels URL>/.faces/`` so an overwrite of the labels removes them with it.
 """
@@ -10,27 +10,27 @@ import io
 import numpy as np
 
 from em2exm import storage
-from em2exm.decode.blockwise import BlockFaces
+from em2exm.decode.blockwise import BlockData
 
 FACES = ".faces"
 
 
-def faces_url(output: str, block_id: int) -> str:
-    """Where block ``block_id``'s :class:`BlockFaces` are stored."""
+def block_url(output: str, block_id: int) -> str:
+    """Where block ``block_id``'s :class:`BlockData` are stored."""
     return storage.join(output, FACES, f"{block_id}.npz")
 
 
-def save_faces(output: str, faces: BlockFaces) -> None:
-    """Store one block's merge info as a compressed npz."""
+def save_block(output: str, data: BlockData) -> None:
+    """Store one block's stitching arrays as a compressed npz."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **faces.to_arrays())
-    storage.write_bytes(faces_url(output, faces.block_id), buffer.getvalue())
+    np.savez_compressed(buffer, **data.to_arrays())
+    storage.write_bytes(block_url(output, data.block_id), buffer.getvalue())
 
 
-def load_faces(output: str, block_id: int) -> BlockFaces:
-    """The merge info stored by :func:`save_faces`."""
-    with np.load(io.BytesIO(storage.read_bytes(faces_url(output, block_id)))) as arrays:
-        return BlockFaces.from_arrays(dict(arrays))
+def load_block(output: str, block_id: int) -> BlockData:
+    """The arrays stored by :func:`save_block`."""
+    with np.load(io.BytesIO(storage.read_bytes(block_url(output, block_id)))) as arrays:
+        return BlockData.from_arrays(dict(arrays))
 
 
 def relabelled(output: str) -> set[int]:

@@ -1,22 +1,31 @@
 """Blockwise decode of a whole volume in this process: every block, then the merge, then relabel.
-The pipeline stage runs the same three steps as separate tasks; this serves tests and volumes
-that fit in memory."""
+The pipeline stage runs the same three steps as separate tasks; this serves tests, benchmarks and
+volumes that fit in memory."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from em2exm.decode.blocks import BlockPlan
-from em2exm.decode.blockwise import Decoder, decode_block
+from em2exm.decode.blocks import AXES
+from em2exm.decode.blockwise import decode_block, plan_for
+from em2exm.decode.relabel import label_dtype
+from em2exm.decode.specs import Spec
 from em2exm.decode.stitch import merge
 
 
-def decode_blockwise(maps: object, plan: BlockPlan, decoder: Decoder) -> np.ndarray:
-    """Labels 1..N of ``maps`` (C, Z, Y, X array-like) decoded block by block and stitched."""
-    labels = np.zeros(plan.shape, np.uint64)
-    faces = []
+def decode_blockwise(maps: object, block: tuple[int, int, int], spec: Spec) -> np.ndarray:
+    """Labels 1..N of ``maps`` (C, Z, Y, X array-like) decoded in blocks of ``block`` voxels and stitched."""
+    shape = tuple(np.shape(maps)[1:])
+    if len(shape) != 3:
+        raise ValueError(f"maps of shape {np.shape(maps)} are not (C, {', '.join(AXES.upper())})")
+    plan = plan_for(shape, block, spec)  # type: ignore[arg-type]
+    staged, blocks = [], []
     for block_id in plan.block_ids():
-        core, info = decode_block(maps, plan, block_id, decoder)
-        labels[plan.core(block_id)] = core
-        faces.append(info)
-    return merge(plan, faces).apply(labels)
+        local, data = decode_block(maps, plan, block_id, spec)
+        staged.append(local)
+        blocks.append(data)
+    table = merge(plan, spec, blocks)
+    labels = np.zeros(plan.shape, label_dtype(table.count))
+    for block_id, local in enumerate(staged):
+        labels[plan.core(block_id)] = table.block(block_id, local)
+    return labels

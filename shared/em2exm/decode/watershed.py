@@ -8,21 +8,21 @@ from em2exm.decode.crop import box_at_least, box_shape
 from em2exm.decode.flood import flood, item_bits
 from em2exm.decode.masks import classify
 from em2exm.decode.relabel import keep_table, label_dtype, write_crop
-from em2exm.decode.rules import Rules
 from em2exm.decode.seeds import label_seeds
+from em2exm.decode.specs import Watershed
 
 
-def _offsets(shape: tuple[int, int, int]) -> np.ndarray:
+def offsets(shape: tuple[int, int, int]) -> np.ndarray:
     """Flat 6-neighbour steps in scikit-image's order: -z, -y, -x, +x, +y, +z."""
     plane, row = shape[1] * shape[2], shape[2]
     return np.array([-plane, -row, -1, 1, row, plane], dtype=np.int64)
 
 
-def seeded_watershed(maps: np.ndarray, rules: Rules, seed_thres: int, thres_small: int) -> np.ndarray:
-    """PyTC's seeded watershed on uint8 ``maps`` (C, Z, Y, X): seeds where ``rules.seed`` holds
-    (26-connected, < ``seed_thres`` dropped), flooded 6-connected over ``-maps[0]`` inside the
-    ``rules.fg`` mask, instances < ``thres_small`` removed; ids 1..N in seed order."""
-    shape = maps.shape[1:]
+def seeded_watershed(maps: np.ndarray, spec: Watershed) -> np.ndarray:
+    """PyTC's seeded watershed on uint8 ``maps`` (C, Z, Y, X) as ``spec`` sets it (seeds of fewer than
+    ``spec.seed_min`` voxels dropped, instances of fewer than ``spec.small_min`` removed); ids 1..N in
+    seed order."""
+    rules, shape = spec.rules, maps.shape[1:]
     box = box_at_least(maps[0], rules.floor)
     if box is None:
         return np.zeros(shape, np.uint8)
@@ -37,7 +37,7 @@ def seeded_watershed(maps: np.ndarray, rules: Rules, seed_thres: int, thres_smal
     labels = np.zeros(padded, label_dtype(n_seeds))
     counts = np.zeros(n_seeds + 1, np.int64)
     heap = np.empty(n_fg, np.uint64)
-    flood(level.reshape(-1), seeds.reshape(-1), labels.reshape(-1), seed_thres, _offsets(padded), counts, heap,
+    flood(level.reshape(-1), seeds.reshape(-1), labels.reshape(-1), spec.seed_min, offsets(padded), counts, heap,
           index_bits, age_bits)
     del seeds, heap
-    return write_crop(labels, keep_table(counts, thres_small), shape, box, 1)
+    return write_crop(labels, keep_table(counts, spec.small_min), shape, box, 1)

@@ -34,11 +34,12 @@ def foreground(labels: np.ndarray) -> np.ndarray:
     return (np.asarray(labels) > 0).astype(np.float32)
 
 
-def instance_contour(labels: np.ndarray, k: int = 1) -> np.ndarray:
-    """C: per-slice instance contour (neighbour pairs differing in y or x), dilated by a (2k+1)^2 square."""
+def instance_contour(labels: np.ndarray, k: int = 1, axes: Sequence[int] = (1, 2)) -> np.ndarray:
+    """C: per-slice instance contour (neighbour pairs differing in y or x; ``axes=(0, 1, 2)``: also in z, a 3-D
+    boundary band), dilated by a (2k+1)^2 square in y and x."""
     lab = np.asarray(labels)
     edge = np.zeros(lab.shape, dtype=bool)
-    for axis in (1, 2):
+    for axis in axes:
         n = lab.shape[axis]
         if n < 2:
             continue

@@ -42,11 +42,11 @@ class SegTrainer:
         self.val = val
         self.val_origins = tile_origins(val, config.patch, config.val_max_patches) if val is not None else []
         self.iteration = 0
-        dtype = autocast_dtype(self.device, config.amp)
-        log.info("U-Net on %s, %s", self.device, f"{dtype} autocast" if dtype else "float32")
+        self.amp_dtype = autocast_dtype(self.device, config.amp)
+        log.info("U-Net on %s, %s", self.device, f"{self.amp_dtype} autocast" if self.amp_dtype else "float32")
 
     def _autocast(self) -> Any:
-        return autocast(self.device, autocast_dtype(self.device, self.config.amp))
+        return autocast(self.device, self.amp_dtype)
 
     def learning_rate(self) -> float:
         """The learning rate for the current iteration."""

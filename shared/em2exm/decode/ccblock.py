@@ -1,0 +1,113 @@
+"""One block of a bc_connected decode: the core's dilated components, and what stitching needs.
+
+The block labels the rule mask's 26-connected components (*pieces*) over its outer box, whose halo
+covers the dilation's reach. A core voxel whose dilation footprint meets one piece is staged with
+that piece's id; one that meets several (where the larger global id wins, which only stitching
+knows) is staged with the id of that set of candidates. Pieces of neighbouring blocks are joined
+where they label the same voxels of the slab either side of a face; a component's global order is
+the raster index of its first voxel (:mod:`em2exm.decode.ccmerge`).
+"""
+
+from __future__ import annotations
+
+import cc3d
+import numpy as np
+from numba import njit
+
+from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.faces import face_name, shared_faces, slab, within
+from em2exm.decode.masks import rule_mask
+from em2exm.decode.pieces import piece_stats
+from em2exm.decode.specs import Connected
+
+
+@njit(cache=True, nogil=True)
+def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Over the core box [lo, hi) of ``pieces``: the largest piece id within ``radius`` of each voxel
+    (0 where none), and whether another piece is within reach too. Scattered from labelled voxels."""
+    top = np.zeros((hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]), pieces.dtype)
+    several = np.zeros(top.shape, np.bool_)
+    nz, ny, nx = pieces.shape
+    for z in range(max(lo[0] - radius[0], 0), min(hi[0] + radius[0], nz)):
+        for y in range(max(lo[1] - radius[1], 0), min(hi[1] + radius[1], ny)):
+            for x in range(max(lo[2] - radius[2], 0), min(hi[2] + radius[2], nx)):
+                p = pieces[z, y, x]
+                if p == 0:
+                    continue
+                for z2 in range(max(z - radius[0], lo[0]) - lo[0], min(z + radius[0] + 1, hi[0]) - lo[0]):
+                    for y2 in range(max(y - radius[1], lo[1]) - lo[1], min(y + radius[1] + 1, hi[1]) - lo[1]):
+                        for x2 in range(max(x - radius[2], lo[2]) - lo[2], min(x + radius[2] + 1, hi[2]) - lo[2]):
+                            there = top[z2, y2, x2]
+                            if there != p:
+                                if there != 0:
+                                    several[z2, y2, x2] = True
+                                if there < p:
+                                    top[z2, y2, x2] = p
+    return top, several
+
+
+@njit(cache=True, nogil=True)
+def _distinct(pieces: np.ndarray, z: int, y: int, x: int, radius: np.ndarray, found: np.ndarray) -> int:
+    """Distinct piece ids within ``radius`` of (z, y, x), ascending, into ``found``; returns how many."""
+    nz, ny, nx = pieces.shape
+    count = 0
+    for z2 in range(max(z - radius[0], 0), min(z + radius[0] + 1, nz)):
+        for y2 in range(max(y - radius[1], 0), min(y + radius[1] + 1, ny)):
+            for x2 in range(max(x - radius[2], 0), min(x + radius[2] + 1, nx)):
+                p = pieces[z2, y2, x2]
+                if p == 0:
+                    continue
+                at = count
+                for q in range(count):
+                    if found[q] >= p:
+                        at = q
+                        break
+                if at < count and found[at] == p:
+                    continue
+                for q in range(count, at, -1):
+                    found[q] = found[q - 1]
+                found[at] = p
+                count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _candidates(pieces: np.ndarray, where: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """For each voxel ``where[i]`` (coordinates in ``pieces``): the distinct piece ids within
+    ``radius``, ascending, padded with 0 to the largest count."""
+    found = np.zeros((2 * radius[0] + 1) * (2 * radius[1] + 1) * (2 * radius[2] + 1), np.int64)
+    width = 0
+    for i in range(where.shape[0]):
+        width = max(width, _distinct(pieces, where[i, 0], where[i, 1], where[i, 2], radius, found))
+    out = np.zeros((where.shape[0], width), np.int64)
+    for i in range(where.shape[0]):
+        count = _distinct(pieces, where[i, 0], where[i, 1], where[i, 2], radius, found)
+        out[i, :count] = found[:count]
+    return out
+
+
+def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
+                    spec: Connected) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Staged ids of the block's core (pieces 1..n, then candidate sets n+1..) from its maps over the
+    outer box, and the block's stitching arrays (see the module docstring)."""
+    outer, core = plan.outer(block_id), plan.core(block_id)
+    maps = spec.maps(block)
+    fg = np.zeros(maps.shape[1:], bool)
+    rule_mask(maps, spec.table, fg)
+    pieces, n = cc3d.connected_components(fg, connectivity=26, return_N=True)
+    del fg
+    rel = within(core, outer)
+    radius = np.array([s // 2 for s in spec.dilation])
+    lo = np.array([s.start for s in rel])
+    top, several = _reach(pieces, lo, np.array([s.stop for s in rel]), radius)
+    where = np.argwhere(several) + lo
+    sets, which = np.unique(_candidates(pieces, where, radius), axis=0, return_inverse=True)
+    staged = top.astype(np.uint32 if plan.id_stride < 2**32 else np.uint64)
+    staged[several] = n + 1 + which.reshape(-1)
+    _, first, _ = piece_stats(pieces, n, rel, tuple(o.start for o in outer), plan.shape)
+    arrays = {"counts": np.bincount(staged.reshape(-1), minlength=n + len(sets) + 1), "n_pieces": np.array(n),
+              "piece_first": first, "sets": sets}
+    for axis, side in shared_faces(plan, block_id):
+        arrays["pieces" + face_name(axis, side)] = pieces[within(slab(plan, block_id, axis, side, plan.halo[axis]),
+                                                                 outer)]
+    return staged, arrays

@@ -1,0 +1,63 @@
+"""Stitching of a bc_connected decode: the whole volume's components and the winner of every
+contested dilation voxel.
+
+From every block's arrays (:mod:`em2exm.decode.ccblock`): pieces are joined across faces into the
+whole volume's components, ordered by their first voxel (the whole-volume decode's ids); a staged
+candidate set goes to its candidate with the largest order (PyTC's larger id wins); instances under
+``small_min`` voxels are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.blockwise import BlockData
+from em2exm.decode.graph import components
+from em2exm.decode.mergetable import MergeTable, final_table, numbering
+from em2exm.decode.pieces import NONE
+from em2exm.decode.slabs import same_voxels
+from em2exm.decode.specs import Connected
+
+
+def merge_connected(plan: BlockPlan, spec: Connected, block_ids: Sequence[int],
+                    load: Callable[[int], BlockData]) -> MergeTable:
+    """Merge table of a bc_connected decode from the arrays of ``block_ids`` (fetched by ``load``)."""
+    present = sorted(set(block_ids))
+    pieces, firsts, counts, sets, joins = [], [], [], [], []
+    for k in present:
+        data = load(k)
+        offset, n = k * plan.id_stride, int(data["n_pieces"])
+        pieces.append(offset + np.arange(1, n + 1, dtype=np.int64))
+        firsts.append(np.asarray(data["piece_first"])[1:])
+        counts.append(np.asarray(data["counts"])[1:])
+        block_sets = np.asarray(data["sets"], np.int64)
+        sets.append(np.where(block_sets > 0, offset + block_sets, 0))
+        for axis, upper in plan.upper_neighbours(k).items():
+            if upper in present:
+                joins.append(same_voxels(plan, data, load(upper), axis, "pieces"))
+    every = np.concatenate([*pieces, np.zeros(0, np.int64)])
+    join_a = np.concatenate([*(j[0] for j in joins), np.zeros(0, np.int64)])
+    join_b = np.concatenate([*(j[1] for j in joins), np.zeros(0, np.int64)])
+    component = components(every.size, np.searchsorted(every, join_a), np.searchsorted(every, join_b))
+    n_comp = int(component.max()) + 1 if every.size else 0
+    first = np.full(n_comp, NONE, np.int64)
+    if every.size:
+        np.minimum.at(first, component, np.concatenate(firsts))
+    instances = [_staged_instances(p, s, every, component, first) for p, s in zip(pieces, sets)]
+    size = np.bincount(np.concatenate([np.zeros(0, np.int64), *instances]),
+                       weights=np.concatenate([np.zeros(0), *counts]), minlength=n_comp)
+    return final_table(present, instances, numbering(size, first, spec.small_min))
+
+
+def _staged_instances(pieces: np.ndarray, sets: np.ndarray, every: np.ndarray, component: np.ndarray,
+                      first: np.ndarray) -> np.ndarray:
+    """Component of each staged id of one block: its pieces', then each candidate set's winner."""
+    own = component[np.searchsorted(every, pieces)]
+    if not len(sets):
+        return own
+    candidate = component[np.searchsorted(every, sets)]  # padding (0) finds some component, never chosen
+    order = np.where(sets > 0, first[candidate], -1)
+    return np.concatenate([own, candidate[np.arange(len(sets)), np.argmax(order, axis=1)]])

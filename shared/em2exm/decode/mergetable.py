@@ -1,0 +1,49 @@
+"""The result of stitching: final ids 1..N, in the whole-volume decode's order, for every block.
+
+A block's voxels take the final id of their block-local id (``tables[block][local]``); a watershed
+decode also settles some voxels one by one (``voxels[block]``: core-local flat indices and their ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from em2exm.decode.relabel import label_dtype
+
+
+@dataclass
+class MergeTable:
+    """Per block: final id of each block-local id (``[0]``: background), and per-voxel final ids."""
+
+    count: int
+    tables: dict[int, np.ndarray]
+    voxels: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def block(self, block_id: int, local: np.ndarray) -> np.ndarray:
+        """Final labels of block ``block_id``'s core from its block-local ids."""
+        out = np.ascontiguousarray(self.tables[block_id][local])
+        if block_id in self.voxels:
+            where, ids = self.voxels[block_id]
+            out.reshape(-1)[where] = ids
+        return out
+
+
+def numbering(size: np.ndarray, first: np.ndarray, smallest: int) -> np.ndarray:
+    """Final id of each instance ``i`` at ``[i + 1]`` (``[0]``: background, for instance -1): instances
+    of at least ``smallest`` voxels numbered 1..N in order of ``first`` (the global raster index of
+    the first voxel of the seed or component they grew from), the rest 0."""
+    kept = np.flatnonzero(size >= max(smallest, 1))
+    kept = kept[np.argsort(first[kept], kind="stable")]
+    final = np.zeros(size.size + 1, np.int64)
+    final[kept + 1] = np.arange(1, kept.size + 1)
+    return final.astype(label_dtype(kept.size))
+
+
+def final_table(block_ids: list[int], instances: list[np.ndarray], final: np.ndarray,
+                voxels: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> MergeTable:
+    """Table of blocks whose local ids 1..n belong to ``instances[i]`` (-1: none), numbered by ``final``
+    (from :func:`numbering`)."""
+    tables = {k: np.concatenate([final[:1], final[ids + 1]]) for k, ids in zip(block_ids, instances)}
+    return MergeTable(int(final.max(initial=0)), tables, voxels or {})

@@ -1,0 +1,143 @@
+"""One block of a seeded-watershed decode: the voxels its own seeds settle, and the rest for stitching.
+
+The whole-volume watershed gives a voxel the label of its neighbour with the smallest *level* (the
+smallest largest priority ``255 - foreground`` of a path from a seed), ties going by scikit-image's
+heap order. A path into a block enters through a voxel of its faces, so the block floods its core
+from its seeds and from every foreground voxel of a face shared with a neighbour (*face markers*,
+started at their own priority: a lower bound of their level), seeds first on equal keys
+(:func:`em2exm.decode.buckets.bucket_flood`). A voxel a seed reaches first (a *seed fragment*) is
+settled: its flood value is its level and its label that seed's, whatever lies outside the block
+(proof in ARCHITECTURE.md, "Blockwise decode"). The other voxels (*open* voxels: face markers'
+fragments) are flooded again across blocks when stitching (:mod:`em2exm.decode.wsmerge`), from the
+settled voxels next to them; the block exports them with those neighbours and its shared faces
+(the *border*).
+
+Seeds are 26-connected components of the seed map, sized over the whole volume. Labelled over the
+core and a one-voxel halo, a seed piece is *kept* when its core part alone reaches ``seed_min``;
+a piece that does not, but continues past the core, is *uncertain*: each of its voxels is a marker
+of its own, a seed (settled) or not (open) as the stitched size decides. Pieces of neighbouring
+blocks are joined where they label the same voxels of the slab either side of a face.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.buckets import bucket_flood
+from em2exm.decode.faces import face_name, shared_faces, slab, within
+from em2exm.decode.masks import classify
+from em2exm.decode.pieces import piece_stats
+from em2exm.decode.seeds import label_seeds
+from em2exm.decode.specs import Watershed
+from em2exm.decode.watershed import offsets
+
+
+@njit(cache=True, nogil=True)
+def _mark(seeds: np.ndarray, fg: np.ndarray, piece_marker: np.ndarray, n_kept: int, faces: np.ndarray,
+          markers: np.ndarray) -> int:
+    """Markers over the padded core ``markers`` for foreground voxels (``fg`` > 0): a kept piece's
+    marker id, or a marker of its own for voxels of uncertain pieces (``piece_marker`` < 0) and on
+    shared faces (``faces``: z-, z+, y-, y+, x-, x+). Returns the number of markers."""
+    nz, ny, nx = seeds.shape
+    next_id = n_kept + 1
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if fg[z + 1, y + 1, x + 1] == 0:
+                    continue
+                m = piece_marker[seeds[z, y, x]]
+                if m > 0:
+                    markers[z + 1, y + 1, x + 1] = m
+                elif m < 0 or (z == 0 and faces[0]) or (z == nz - 1 and faces[1]) or (y == 0 and faces[2]) or (
+                        y == ny - 1 and faces[3]) or (x == 0 and faces[4]) or (x == nx - 1 and faces[5]):
+                    markers[z + 1, y + 1, x + 1] = next_id
+                    next_id += 1
+    return next_id - 1
+
+
+@njit(cache=True, nogil=True)
+def _border(labels: np.ndarray, n_kept: int, faces: np.ndarray) -> np.ndarray:
+    """Core-local flat indices (C order) of labelled voxels of the padded ``labels`` that are open
+    (label > ``n_kept``), next to an open voxel, or on a shared face."""
+    nz, ny, nx = labels.shape[0] - 2, labels.shape[1] - 2, labels.shape[2] - 2
+    found = 0
+    for stage in range(2):
+        if stage == 1:
+            out = np.empty(found, np.int64)
+            found = 0
+        for z in range(nz):
+            for y in range(ny):
+                for x in range(nx):
+                    label = labels[z + 1, y + 1, x + 1]
+                    if label == 0:
+                        continue
+                    keep = label > n_kept or (z == 0 and faces[0]) or (z == nz - 1 and faces[1]) or (
+                        y == 0 and faces[2]) or (y == ny - 1 and faces[3]) or (x == 0 and faces[4]) or (
+                        x == nx - 1 and faces[5])
+                    keep = keep or labels[z, y + 1, x + 1] > n_kept or labels[z + 2, y + 1, x + 1] > n_kept
+                    keep = keep or labels[z + 1, y, x + 1] > n_kept or labels[z + 1, y + 2, x + 1] > n_kept
+                    keep = keep or labels[z + 1, y + 1, x] > n_kept or labels[z + 1, y + 1, x + 2] > n_kept
+                    if keep:
+                        if stage == 1:
+                            out[found] = (z * ny + y) * nx + x
+                        found += 1
+    return out
+
+
+def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
+                    spec: Watershed) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Marker ids (1..n; kept pieces first) of the block's core from its maps over the outer box, and
+    the block's stitching arrays (see the module docstring)."""
+    outer, core = plan.outer(block_id), plan.core(block_id)
+    maps = spec.maps(block)
+    padded = tuple(s + 2 for s in maps.shape[1:])
+    level = np.zeros(padded, np.uint8)
+    seed_map = np.zeros(padded, bool)
+    classify(maps, spec.rules.fg, spec.rules.seed, level, seed_map)
+    seeds, n = label_seeds(seed_map)
+    del seed_map
+    inner = tuple(slice(r.start + 1, r.stop + 1) for r in within(core, outer))
+    count, first, outside = piece_stats(seeds, n, inner, tuple(o.start - 1 for o in outer), plan.shape)
+    kept = count >= spec.seed_min
+    uncertain = ~kept & outside & (count > 0)
+    kept[0] = uncertain[0] = False
+    kept_ids = np.flatnonzero(kept)
+    piece_marker = np.zeros(n + 1, np.int64)
+    piece_marker[kept_ids] = np.arange(1, kept_ids.size + 1)
+    piece_marker[uncertain] = -1
+
+    faces = shared_faces(plan, block_id)
+    on_faces = np.array([(axis, side) in faces for axis in range(3) for side in "-+"])
+    fg = np.zeros(tuple(s.stop - s.start + 2 for s in inner), np.uint8)
+    fg[1:-1, 1:-1, 1:-1] = level[inner]
+    markers = np.zeros(fg.shape, np.uint32)
+    core_seeds = seeds[inner]
+    n_markers = _mark(core_seeds, fg, piece_marker, kept_ids.size, on_faces, markers)
+    marker_piece = np.zeros(n_markers + 1, np.int64)
+    marker_piece[1:kept_ids.size + 1] = kept_ids
+    own = markers[1:-1, 1:-1, 1:-1]
+    single = own > kept_ids.size
+    pieces_there = core_seeds[single]
+    marker_piece[own[single]] = np.where(uncertain[pieces_there], pieces_there, 0)
+    del single, pieces_there, own
+
+    arrays: dict[str, np.ndarray] = {}
+    for axis, side in faces:
+        arrays["seeds" + face_name(axis, side)] = seeds[tuple(
+            slice(s.start + 1, s.stop + 1) for s in within(slab(plan, block_id, axis, side, 1), outer))]
+    labels = np.zeros(fg.shape, np.uint32)
+    values = np.zeros(fg.shape, np.uint8)
+    counts = bucket_flood(fg.reshape(-1), markers.reshape(-1), (marker_piece == 0).astype(np.int64),
+                          offsets(fg.shape), labels.reshape(-1), values.reshape(-1))
+    del fg, markers
+    border = _border(labels, kept_ids.size, on_faces)
+    at = np.unravel_index(border, core_seeds.shape)
+    padded_at = tuple(c + 1 for c in at)
+    pieces = np.flatnonzero(kept | uncertain)
+    arrays.update(
+        counts=counts, marker_piece=marker_piece, piece_ids=pieces, piece_count=count[pieces],
+        piece_first=first[pieces], border_index=border, border_marker=labels[padded_at],
+        border_level=level[inner][at], border_value=values[padded_at])
+    return np.ascontiguousarray(labels[1:-1, 1:-1, 1:-1]), arrays

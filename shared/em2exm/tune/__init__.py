@@ -1,0 +1,1 @@
+"""``em2exm tune-decode``: search the decoder's thresholds on a labelled crop of a run's predictions."""
