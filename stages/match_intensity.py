@@ -18,6 +18,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from em2exm import blockwise, ome, stagekit
@@ -43,6 +44,11 @@ class MatchParams(MatchOptions):
                                                  "<output>/labels/groundtruth; null: none")
     target: str = Field(description="the ExM OME-Zarr image URL (uint8) whose look is matched, e.g. run/exm.zarr")
     output: str = Field(description="output OME-Zarr URL, e.g. run/transferred/intensity.zarr")
+    source: Literal["image", "labels"] = Field(
+        "image", description="what is made to look like ExM: the EM image, or its instance labels drawn as "
+                             "membranes (a band two voxels wide at every boundary between instances, in 3-D; for "
+                             "membrane-stained ExM, where the EM's organelles are structure the stain does not show); "
+                             "the pipeline sets it per experiment (intensity: image, drawn: labels)")
 
 
 def parse(argv: Sequence[str]) -> tuple[MatchParams, argparse.Namespace]:

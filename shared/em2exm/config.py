@@ -103,10 +103,6 @@ class MatchOptions(StrictModel):
         None, description="ExM resolution (z, y, x) as FWHM in pre-expansion nm (optical FWHM / expansion); "
                           "unset: estimated from the ExM volume's autocorrelation")
     block: tuple[int, int, int] = Field((64, 256, 256), description="output block (z, y, x) in voxels")
-    source: Literal["image", "labels"] = Field(
-        "image", description="what is made to look like ExM: the EM image, or its instance labels drawn as "
-                             "membranes (a band two voxels wide at every boundary between instances, in 3-D; for "
-                             "membrane-stained ExM, where the EM's organelles are structure the stain does not show)")
 
 
 class RunOptions(StrictModel):

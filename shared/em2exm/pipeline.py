@@ -179,10 +179,10 @@ def _intensity_matched(steps: _Steps, at: RunLayout, experiment: str = "intensit
     """The EM (intensity) or its labels drawn as membranes (drawn), inverted where the polarity says so, blurred
     and histogram-matched to the ExM volume (match-intensity, no learning)."""
     transferred, source = at.transferred(experiment), MATCH_SOURCES[experiment]
-    options = _match_options(steps.config).model_copy(update={"source": source})
+    options = params_json(_match_options(steps.config), **({"source": source} if source != "image" else {}))
     args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
     name = "match-intensity" if experiment == "intensity" else f"match-{experiment}"
-    steps.add(name, "match-intensity", [*args, "--params", params_json(options)], [at.em, at.exm], [transferred])
+    steps.add(name, "match-intensity", [*args, "--params", options], [at.em, at.exm], [transferred])
     return transferred
 
 
