@@ -34,7 +34,6 @@ class Layer:
     url: str
     segmentation: bool = False
     channel: int | None = None
-    visible: bool = True
 
 
 def _source(url: str) -> str:
@@ -45,8 +44,8 @@ def _source(url: str) -> str:
 
 def _layer_json(layer: Layer) -> dict[str, Any]:
     if layer.segmentation:
-        return {"type": "segmentation", "source": _source(layer.url), "name": layer.name, "visible": layer.visible}
-    entry: dict[str, Any] = {"type": "image", "source": _source(layer.url), "name": layer.name, "visible": layer.visible}
+        return {"type": "segmentation", "source": _source(layer.url), "name": layer.name}
+    entry: dict[str, Any] = {"type": "image", "source": _source(layer.url), "name": layer.name}
     if layer.channel is not None:
         entry["localDimensions"] = {"c'": [1, ""]}
         entry["localPosition"] = [layer.channel]
