@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo benchmark test test-fast lint bench chart images clean
+.PHONY: setup demo benchmark test test-fast lint bench generate chart images clean
 
 setup: $(STAMP)
 
@@ -33,14 +33,17 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
-	$(PY) -m pip install -q ruff
 	$(VENV)/bin/ruff check shared stages workflows tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m workflows.derived --check
 
 bench: setup
 	for b in io decode targets seg_infer ccgan_step; do $(PY) bench/$$b.py || exit 1; done
 
-chart: setup
-	$(PY) -m workflows.chart
+generate: setup
+	$(PY) -m workflows.derived
+
+chart: generate
 
 images:
 	bash images/build.sh $(IMAGES_ARGS)

@@ -29,7 +29,7 @@ from em2exm.seg.heads import activate, normalize_image
 from em2exm.seg.predict import Predictor
 from em2exm.seg.runtime import keep_freed_memory
 from em2exm.seg.unet import build_unet
-from em2exm.seg.window import SlidingWindow, gaussian_blend
+from em2exm.seg.window import SlidingWindow
 
 SHAPE = (64, 256, 256)
 WINDOW = SlidingWindow.from_overlap((32, 128, 128), 0.5)
@@ -59,7 +59,7 @@ def optimised(vol: np.ndarray, device: str, batch: int) -> tuple[float, int]:
 @torch.no_grad()
 def naive(vol: np.ndarray) -> float:
     """PyTC-style loop: eval model as trained, float32 NCDHW, one window per forward."""
-    net, weight = model(), gaussian_blend(WINDOW.size)
+    net, weight = model(), WINDOW.weights()
     image = normalize_image(vol)
     acc, total = np.zeros((3, *vol.shape), np.float32), np.zeros(vol.shape, np.float32)
     start = time.perf_counter()

@@ -48,9 +48,11 @@ class LocalArgo:
         if name not in templates:
             raise ArgoEmulationError(f"template {name} not found in {owner['metadata'].get('name')}")
         template = templates[name]
-        declared = [p["name"] for p in template.get("inputs", {}).get("parameters", [])]
-        if sorted(declared) != sorted(inputs):
+        declared = {p["name"]: p.get("default") for p in template.get("inputs", {}).get("parameters", [])}
+        missing = sorted(n for n, default in declared.items() if default is None and n not in inputs)
+        if missing or set(inputs) - set(declared):
             raise ArgoEmulationError(f"template {name} declares {sorted(declared)} but got {sorted(inputs)}")
+        inputs = {**{n: d for n, d in declared.items() if d is not None}, **inputs}
         if "container" in template:
             return self._container(template["container"], inputs)
         if "dag" in template:

@@ -29,12 +29,12 @@ from backends import (  # noqa: F401 - session fixtures
 )
 from conftest import REPO, SHARED, run_cli
 from em2exm.cli import main as em2exm_main
-from em2exm.pipeline import Step, build_pipeline
+from em2exm.pipeline import build_pipeline
+from em2exm.specs import STAGES, flag
 
 from workflows import schema
 from workflows.render import build
 from workflows.settings import load
-from workflows.shape import split
 
 SCHEMA = SHARED / "schemas" / schema.SCHEMA_NAME
 POOLS = """
@@ -88,10 +88,18 @@ def test_strict_validator_rejects_misspelled_fields(rendered):
     assert schema.errors({**template, "kind": "Pod"}, SCHEMA)
 
 
-def _fill(args: list[str], task: dict[str, Any]) -> list[str]:
-    """The container args with the task's arguments substituted, as Argo does."""
-    values = {"{{inputs.parameters.%s}}" % p["name"]: p["value"] for p in task["arguments"]["parameters"]}
-    return [values.get(arg, arg) for arg in args]
+def _fill(template: dict[str, Any], task: dict[str, Any]) -> list[str]:
+    """The container args with the task's arguments (else the parameters' defaults) substituted, as Argo does."""
+    defaults = {p["name"]: p["default"] for p in template["inputs"]["parameters"] if "default" in p}
+    given = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+    values = {"{{inputs.parameters.%s}}" % name: value for name, value in {**defaults, **given}.items()}
+    return [values.get(arg, arg) for arg in template["container"]["args"]]
+
+
+def _all_args(step: Any) -> list[str]:
+    """The step's arguments as its stage template spells them: every URL flag (unset: empty), then --params."""
+    urls = [token for n in step.spec.urls for token in ("--" + flag(n), step.urls.get(flag(n), ""))]
+    return [*urls, "--params", step.options]
 
 
 def _task_template(by_name: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +135,7 @@ def test_dag_follows_data_flow_and_pools(rendered):
             assert container["image"] == f"registry.test/em2exm/em2exm-{step.stage}:9.9"
             assert container["command"] == ["python", "-m", step.module]
             mode = ["--plan-blocks", str(step.fanout)] if run is not task else (["--finalise"] if step.fanout else [])
-            assert _fill(container["args"], run) == [*step.args, *mode]
+            assert _fill(template, run) == [*_all_args(step), *mode]
             resources = container["resources"]
             pool = settings.gpu_pool if step.resources.gpu else settings.cpu_pool
             assert template["nodeSelector"] == pool.node_selector
@@ -151,12 +159,21 @@ def test_dag_follows_data_flow_and_pools(rendered):
     assert workflow["spec"]["activeDeadlineSeconds"] == settings.active_deadline_seconds
 
 
-def test_shape_lifts_every_value_into_a_parameter():
-    step = Step("s", "ingest", ("x.tif", "--voxel-size", "1", "2", "3", "--flag", "--set", "a=1", "--set", "b=2"), (), ())
-    shape, values = split(step)
-    assert values == {"arg": "x.tif", "voxel-size-0": "1", "voxel-size-1": "2", "voxel-size-2": "3", "set": "a=1", "set-again": "b=2"}
-    assert shape.tokens[1:3] == ("--voxel-size", "{{inputs.parameters.voxel-size-0}}") and "--flag" in shape.tokens
-    assert [values.get(t[len("{{inputs.parameters."):-2], t) for t in shape.tokens] == list(step.args)
+def test_templates_are_named_by_stage_with_parameters_named_like_its_flags(rendered):
+    """One WorkflowTemplate per stage, a template named like the stage whose parameters are the stage's URL flags
+    (optional ones default to empty: unset) and ``params``; blockwise stages add the fan-out templates."""
+    _, documents = rendered
+    templates = {d["metadata"]["name"]: d for d in documents if d["kind"] == "WorkflowTemplate"}
+    assert templates
+    for name, document in templates.items():
+        stage = STAGES[document["metadata"]["labels"]["em2exm/stage"]]
+        assert name == f"em2exm-{stage.name}"
+        own = {t["name"]: t for t in document["spec"]["templates"]}
+        kinds = ["plan", "blocks", "finalise", "fanout"] if stage.blockwise else []
+        assert set(own) == {stage.name, *(f"{stage.name}-{k}" for k in kinds)}
+        parameters = {p["name"]: p.get("default") for p in own[stage.name]["inputs"]["parameters"]}
+        optional = {flag(n) for n in stage.urls if not stage.params.model_fields[n].is_required()}
+        assert parameters == {**{flag(n): "" if flag(n) in optional else None for n in stage.urls}, "params": "{}"}
 
 
 def test_credentials_only_by_reference(tmp_path, monkeypatch, capsys):

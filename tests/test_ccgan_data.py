@@ -9,8 +9,9 @@ import zarr
 from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.networks import build_generator
 from em2exm.ccgan.sampler import PatchSampler, to_unit
-from em2exm.ccgan.translate import array_reader, array_writer, blend_weights, translate_volume, window_starts
+from em2exm.ccgan.translate import SIGMA, array_reader, array_writer, translate_volume
 from em2exm.errors import UserError
+from em2exm.tiling import WindowGrid, window_weights
 
 
 def volumes(shape=(10, 40, 48), seed=0):
@@ -66,10 +67,11 @@ def test_sampler_rejects_bad_inputs():
 
 
 def test_window_grid_and_weights():
-    assert window_starts(100, 32, 24) == [0, 24, 48, 68]
-    assert window_starts(20, 32, 24) == [-6]
+    grid = WindowGrid((1, 1, 32), (1, 1, 24))  # the translator centres a window on a thinner volume
+    assert grid.starts((1, 1, 100), spare="before")[2] == [0, 24, 48, 68]
+    assert grid.starts((1, 1, 20), spare="before")[2] == [-6]
     for blend in ("gaussian", "linear"):
-        weight = blend_weights((1, 9, 8), blend)
+        weight = window_weights((1, 9, 8), blend, SIGMA, "separable")
         assert weight.shape == (1, 9, 8) and weight.min() > 0 and weight[0, 4, 3] == weight.max()
 
 

@@ -10,11 +10,16 @@ from typing import Any
 
 import pytest
 import yaml
+from argo_local import LocalArgo
+from backends import INGEST_ONLY, assert_same_outputs, ingest_only_reference_fixture, pipeline_config  # noqa: F401
 from conftest import SHARED
+from em2exm.backends import ArgoSettings
+from em2exm.cli import main as em2exm_main
+from em2exm.specs import STAGES
 
 from workflows import chart, schema
-from workflows.render import build
-from workflows.settings import load
+from workflows.argo import stage_templates
+from workflows.render import WORKFLOW_FILE
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed (pip install helm-python-sdk)")
 SCHEMA = SHARED / "schemas" / schema.SCHEMA_NAME
@@ -54,9 +59,8 @@ def test_helm_lint_strict_passes_and_schema_guards_values():
 
 
 def test_default_values_render_the_hera_templates():
-    config, settings, _ = load(str(chart.DEMO_CONFIG))
-    settings.namespace = "lab"
-    expected = {t.name: t.to_dict() for t in build(config, settings).templates}
+    settings = ArgoSettings(namespace="lab")
+    expected = {t.name: t.to_dict() for t in stage_templates(settings)}
     rendered = {d["metadata"]["name"]: d for d in _render(namespace="lab") if d["kind"] == "WorkflowTemplate"}
     assert rendered == expected
 
@@ -102,5 +106,21 @@ def test_rbac_is_least_privilege_and_no_secret_is_shipped():
     assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}]
     binding = next(d for d in documents if d["kind"] == "RoleBinding")
     account = next(d for d in documents if d["kind"] == "ServiceAccount")
-    assert binding["subjects"][0]["name"] == account["metadata"]["name"] == load(str(chart.DEMO_CONFIG))[1].service_account
+    assert binding["subjects"][0]["name"] == account["metadata"]["name"] == ArgoSettings().service_account
     assert all(d["kind"] != "Secret" for d in documents)
+
+
+def test_the_chart_serves_a_pipeline_that_is_not_the_demo(tmp_path, ingest_only_reference):
+    """The chart ships every stage's template, made from the specs alone; a pipeline of another shape than the demo's
+    (ingest only), rendered by `em2exm workflow render`, runs against the chart's templates (the local DAG executor)
+    and writes what `em2exm run` writes."""
+    templates = [d for d in _render() if d["kind"] == "WorkflowTemplate"]
+    assert {d["metadata"]["labels"]["em2exm/stage"] for d in templates} == set(STAGES)
+    folder = tmp_path / "argo"
+    config = pipeline_config(folder, folder / "store")
+    assert em2exm_main(["workflow", "render", str(config), "-o", str(folder / "out"), *INGEST_ONLY]) == 0
+    workflow = yaml.safe_load((folder / "out" / WORKFLOW_FILE).read_text())
+    argo = LocalArgo([*templates, workflow])
+    argo.run()
+    assert [c[2] for c in argo.ran] == ["em2exm", "stages.ingest", "stages.ingest", "stages.visualize"]
+    assert_same_outputs(ingest_only_reference, folder / "store")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from em2exm.pipeline import DEFAULT_RESOURCES
+from em2exm.specs import STAGES as SPECS
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -21,7 +21,7 @@ from workflows import pins
 
 IMAGES = REPO / "images"
 DOCKERFILES = sorted([IMAGES / "base.Dockerfile", *(IMAGES / "stages").glob("*.Dockerfile")])
-STAGES = sorted(DEFAULT_RESOURCES)
+STAGES = sorted(SPECS)
 
 
 def _module(stage: str) -> str:
@@ -51,7 +51,7 @@ def test_the_base_image_copies_every_package_the_project_installs():
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_stage_has_an_image_on_the_right_runtime(stage):
     text = (IMAGES / "stages" / f"{stage}.Dockerfile").read_text()
-    runtime = "gpu" if DEFAULT_RESOURCES[stage].gpu else "cpu"
+    runtime = "gpu" if SPECS[stage].gpu else "cpu"
     assert re.search(rf"^ARG BASE_IMAGE=em2exm-base-{runtime}:", text, re.MULTILINE)
     assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.MULTILINE), "the base image is a build argument"
     assert f'ENTRYPOINT ["python", "-m", "{_module(stage)}"]' in text

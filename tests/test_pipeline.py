@@ -13,7 +13,8 @@ import tifffile
 from conftest import REPO, run_cli
 from em2exm import commit, ome, runner
 from em2exm.config import load_pipeline
-from em2exm.pipeline import BLOCKWISE, build_pipeline, common_voxel_size
+from em2exm.pipeline import build_pipeline, common_voxel_size
+from em2exm.specs import STAGES
 from em2exm.stagekit import run_stage
 
 
@@ -60,7 +61,8 @@ def test_experiments_follow_the_config(demo_config):
     assert "ccgan-train-raw" not in names and "ccgan-train-oracle" not in names
     only = build_pipeline(load_pipeline(str(demo_config), ["experiments.names=[segmatch]"]))
     train = only.step("ccgan-train-segmatch")
-    assert '"seg_head":true' in train.args[train.args.index("--params") + 1]
+    assert train.params.seg_head is True
+    assert build_pipeline(config).step("ccgan-train-ccgan").params.seg_head is False
     assert only.needs(only.step("dataset-segmatch")) == ["transfer-segmatch"]
 
 
@@ -106,7 +108,7 @@ def test_rendered_renders_the_em_labels_like_the_simulated_exm():
     pipeline = build_pipeline(load_pipeline(path, ["experiments.names=[rendered]"]))
     exm, em = pipeline.step("simulate-exm"), pipeline.step("simulate-em")
     assert arg(em, "--labels").endswith("/em_source.zarr/labels/groundtruth")
-    assert pipeline.needs(em) == ["ingest-em-source"] and "--target-voxel-size" not in pipeline.step("ingest-em-source").args
+    assert pipeline.needs(em) == ["ingest-em-source"] and pipeline.step("ingest-em-source").params.target_voxel_size is None
     exm_options, em_options = json.loads(arg(exm, "--params")), json.loads(arg(em, "--params"))
     assert em_options.pop("seed") == exm_options.pop("seed", 0) + 1 and em_options == exm_options
     dataset = pipeline.step("dataset-rendered")
@@ -124,7 +126,7 @@ def test_production_preset_runs_on_gpus_and_fans_out():
     assert not any(s.stage == "evaluate" for s in pipeline.steps), "no ExM labels: nothing to evaluate"
     for step in pipeline.steps:
         assert (step.resources.gpu > 0) == (step.stage in ("ccgan-train", "ccgan-transfer", "seg-train", "seg-infer"))
-        assert (step.fanout == 4) == (step.stage in BLOCKWISE)
+        assert (step.fanout == 4) == STAGES[step.stage].blockwise
     assert pipeline.step("seg-train-ccgan").resources.memory_gib == 32
 
 
@@ -138,7 +140,7 @@ def test_list_prints_the_commands_the_runner_runs_quoted_for_a_shell(demo_config
     assert run_stage(runner.main, [str(demo_config), "--set", "inputs.em.channel=1", "--list"]) == 0
     commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
     assert commands == [runner.local_command(step) for step in pipeline.steps]
-    assert commands[0][:2] == [sys.executable, runner.SAFE_PATH] and "--channel" in commands[0]
+    assert commands[0][:2] == [sys.executable, runner.SAFE_PATH] and '"channel":1' in commands[0][commands[0].index("--params") + 1]
 
 
 def test_a_failed_step_prints_one_error_line_and_steps_ignore_the_working_directory(tmp_path):
@@ -166,3 +168,18 @@ def test_every_shipped_config_builds_a_pipeline():
         for source in (config.inputs.em, config.inputs.exm):
             for local in (source.image, source.labels):
                 assert local is None or "://" in local or Path(local).exists(), f"{path.name}: {local}"
+
+
+def test_rendering_and_checking_a_pipeline_load_neither_torch_nor_numba(tmp_path):
+    """The config, the specs and the backends are pydantic and stdlib: `em2exm workflow render`, `em2exm slurm` and
+    `em2exm check` run on a machine (or in a CI job) without the training stack."""
+    code = (
+        "import sys\nfrom em2exm.cli import main\n"
+        f"assert main(['workflow', 'render', {str(REPO / 'configs' / 'demo.yaml')!r}, '-o', {str(tmp_path / 'argo')!r}]) == 0\n"
+        f"assert main(['slurm', {str(REPO / 'configs' / 'demo.yaml')!r}, '-o', {str(tmp_path / 'slurm')!r}]) == 0\n"
+        f"main(['check', {str(REPO / 'configs' / 'demo.yaml')!r}, '--set', 'run.store={tmp_path / 'store'}'])\n"
+        "print(sorted({'torch', 'numba'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,4 +1,4 @@
-"""Sliding-window inference: PyTC grid and blending, reflect reads, blockwise == whole-volume exactly."""
+"""Sliding-window inference: PyTC grid and blending, blockwise == whole-volume exactly (reads: test_tiling)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from em2exm.seg.config import InferOptions
 from em2exm.seg.heads import channel_names, normalize_image
 from em2exm.seg.predict import Predictor
 from em2exm.seg.unet import build_unet
-from em2exm.seg.window import SlidingWindow, gaussian_blend, read_reflect
+from em2exm.seg.window import SlidingWindow
+from em2exm.tiling import window_weights
 from pydantic import ValidationError
 
 
@@ -25,7 +26,7 @@ def model() -> torch.nn.Module:
 
 
 def test_gaussian_blend_is_pytc_formula():
-    w = gaussian_blend((3, 5, 5))
+    w = window_weights((3, 5, 5))  # the pytc Gaussian, sigma 0.2
     assert w.dtype == np.float32 and w.shape == (3, 5, 5)
     assert w[1, 2, 2] == pytest.approx(1 + 1e-4)
     assert w[0, 2, 2] == pytest.approx(1e-4 + np.exp(-1 / 0.08), rel=1e-5)
@@ -41,13 +42,6 @@ def test_window_grid_matches_pytc_count_and_tuck_in():
     assert padded[0] == [-1, 1, 3] and padded[1] == [-2, 2, 6]
     small = SlidingWindow((8, 8, 8), (4, 4, 4)).starts((3, 8, 8))  # volume thinner than the window
     assert small[0] == [-2]
-
-
-def test_read_reflect_equals_numpy_pad():
-    vol = np.arange(5 * 6 * 7, dtype=np.uint16).reshape(5, 6, 7)
-    padded = np.pad(vol, ((3, 9), (2, 2), (0, 4)), mode="reflect")
-    np.testing.assert_array_equal(read_reflect(vol, (-3, -2, 0), (14, 8, 11)), padded)
-    np.testing.assert_array_equal(read_reflect(vol, (1, 2, 3), (4, 5, 6)), vol[1:4, 2:5, 3:6])
 
 
 def test_block_plan_covers_volume_once():
@@ -107,7 +101,7 @@ def test_flip_tta_averages_equivariant_outputs(model):
 
 def test_blending_choice_and_infer_options():
     gaussian = SlidingWindow.from_overlap((3, 5, 5), 0.5)
-    np.testing.assert_array_equal(gaussian.weights(), gaussian_blend((3, 5, 5)))
+    np.testing.assert_array_equal(gaussian.weights(), window_weights((3, 5, 5), "gaussian", 0.2, "pytc"))
     assert (SlidingWindow.from_overlap((3, 5, 5), 0.5, blending="constant").weights() == 1).all()
     assert SlidingWindow.from_overlap((3, 5, 5), sigma=0.5).weights()[0, 2, 2] > gaussian.weights()[0, 2, 2]
     options = InferOptions()

@@ -116,7 +116,7 @@ def test_bad_input_exits_2_and_writes_nothing(store, tmp_path, capsys):
         (seg_train.main, ["--dataset", str(store / "ds"), "--output", str(out), "--set", "epochs=3"], "epochs"),
         (seg_train.main, ["--dataset", str(store / "ds"), "--output", str(out), "--set", "patch=[5,17,999]"], "smaller"),
         (seg_infer.main, ["--checkpoint", str(tmp_path / "nothing"), "--image", str(store / "em.zarr"), "--output", str(out)],
-         "no finished seg-train"),
+         "is not a finished seg-train output"),
         (seg_infer.main, ["--checkpoint", str(store / "model"), "--image", str(store / "em.zarr"), "--output", str(out),
                           "--set", "tta=3"], "tta"),
     ]

@@ -197,7 +197,7 @@ def test_a_killed_run_resumes_to_the_same_bytes(root: Path, labels: str, whole: 
 
 def test_help_lists_every_option_with_its_default(capsys) -> None:
     with pytest.raises(SystemExit):
-        simulate_exm.parse(["--help"])
+        simulate_exm.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     for name, field in SimulateOptions.model_fields.items():
         assert f"{name} (default {stagekit._plain(field.default)}): {' '.join(field.description.split())}" in text

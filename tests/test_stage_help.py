@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import re
-import typing
 
 import pytest
 from em2exm import cli
+from em2exm.specs import spec
 from pydantic import BaseModel
 
 
 def _options_model(stage: str) -> type[BaseModel]:
-    """The model a stage parses its options into: the first item of its ``parse`` return annotation."""
-    module = importlib.import_module("stages." + stage.replace("-", "_"))
-    model = typing.get_args(typing.get_type_hints(module.parse)["return"])[0]
-    assert isinstance(model, type) and issubclass(model, BaseModel), f"{stage}: parse() returns no options model"
-    return model
+    """The model a stage parses its options into: its spec's."""
+    return spec(stage).params
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:

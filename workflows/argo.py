@@ -1,9 +1,12 @@
 """The pipeline as Argo Workflows, built with Hera.
 
-- one ``WorkflowTemplate`` ``em2exm-<stage>`` per stage: a container template per argument shape (image
-  ``<registry>/em2exm-<stage>:<tag>``, command ``python -m stages.<stage>``, args from input parameters);
-  blockwise stages add ``-plan`` (prints the block ranges), ``-blocks``, ``-fanout`` (a DAG looping over the
-  ranges with a parallelism cap) and ``-finalise`` templates;
+- one ``WorkflowTemplate`` ``em2exm-<stage>`` per stage, derived from its spec (``em2exm.specs``): a container
+  template named like the stage (image ``<registry>/em2exm-<stage>:<tag>``, command ``python -m stages.<stage>``)
+  whose input parameters are named like the stage's flags: one per URL it reads or writes (optional ones default
+  to empty, i.e. unset) plus ``params``, the rest of its options as JSON; blockwise stages add ``<stage>-plan``
+  (prints the block ranges), ``<stage>-blocks``, ``<stage>-fanout`` (a DAG looping over the ranges with a
+  parallelism cap) and ``<stage>-finalise``.  The templates do not depend on the pipeline: the Helm chart ships
+  them all and serves any pipeline built from the stages;
 - one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow,
   after the preflight ``check`` (and ``check-gpu`` on the GPU pool), templates of the Workflow itself that every
   step reading no other step's output waits for (``workflows.preflight``).
@@ -15,11 +18,12 @@ the endpoint from a ConfigMap, through the environment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
+from em2exm.backends import ArgoSettings
 from em2exm.lease import RUN_ID_ENV
 from em2exm.pipeline import Pipeline, Step
-from em2exm.pipeline import Resources as PipelineResources
+from em2exm.specs import STAGES, Resources, StageSpec, flag
 from hera.workflows import (
     DAG,
     ConfigMapEnv,
@@ -27,24 +31,22 @@ from hera.workflows import (
     EmptyDirVolume,
     Env,
     Parameter,
-    Resources,
     RetryStrategy,
     SecretEnv,
     Task,
     Workflow,
     WorkflowTemplate,
 )
+from hera.workflows import Resources as PodResources
 from hera.workflows import models as m
 
 from workflows.preflight import Preflight
-from workflows.settings import ArgoSettings
-from workflows.shape import Shape, parameter, split
 
 API_VERSION = "argoproj.io/v1alpha1"
 LABEL = "app.kubernetes.io/part-of"
 RETRY_UNLESS_BAD_INPUT = 'lastRetry.status == "Error" || asInt(lastRetry.exitCode) != 2'
 """Retry pod errors and failures, but not exit code 2: bad input fails the same way every time."""
-PER_TASK, BLOCKS, RANGES = "per-task", "blocks", "ranges"
+PER_TASK, BLOCKS, RANGES, PARAMS = "per-task", "blocks", "ranges", "params"
 
 
 def template_name(stage: str) -> str:
@@ -72,27 +74,22 @@ def dns_name(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "em2exm"
 
 
-@dataclass(frozen=True)
-class Variant:
-    """The template one step runs: its stage, argument shape and whether it fans out."""
+def parameter(name: str) -> str:
+    """The Argo expression of an input parameter."""
+    return "{{inputs.parameters.%s}}" % name
 
-    step: Step
-    shape: Shape
-    values: dict[str, str]
 
-    @classmethod
-    def of(cls, step: Step) -> Variant:
-        shape, values = split(step)
-        return cls(step, shape, values)
+def stage_parameters(stage: StageSpec) -> list[Parameter]:
+    """A stage template's inputs: its URL flags (optional ones default to empty: unset) and ``params``."""
+    fields = stage.params.model_fields
+    urls = [Parameter(name=flag(n)) if fields[n].is_required() else Parameter(name=flag(n), default="") for n in stage.urls]
+    return [*urls, Parameter(name=PARAMS, default="{}")]
 
-    @property
-    def name(self) -> str:
-        """Template name within the stage's WorkflowTemplate, stable for the same argument shape.
 
-        Resources are not part of it (they are per stage, and the chart sets them from its values), so a
-        config that changes resources still calls the chart's templates.
-        """
-        return "run-" + self.shape.key(self.step.fanout > 0)
+def stage_args(stage: StageSpec) -> list[str]:
+    """A stage template's arguments: every URL flag and ``--params`` filled from the parameters of the same name."""
+    tokens = [token for n in stage.urls for token in ("--" + flag(n), parameter(flag(n)))]
+    return [*tokens, "--" + PARAMS, parameter(PARAMS)]
 
 
 def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv | Env]:
@@ -106,14 +103,8 @@ def _environment(settings: ArgoSettings) -> list[SecretEnv | ConfigMapEnv | Env]
     return [*secret, endpoint, run_id]
 
 
-def _container(settings: ArgoSettings, variant: Variant, name: str, tokens: tuple[str, ...], names: tuple[str, ...]) -> Container:
-    """A container template running the stage entry point with ``tokens`` as arguments."""
-    step = variant.step
-    return _pod(settings, name, step.stage, ["python", "-m", step.module], list(tokens), names, step.resources)
-
-
-def _pod(settings: ArgoSettings, name: str, stage: str, command: list[str], args: list[str], names: tuple[str, ...],
-         resources: PipelineResources) -> Container:
+def _pod(settings: ArgoSettings, name: str, stage: str, command: list[str], args: list[str], inputs: list[Parameter],
+         resources: Resources) -> Container:
     """A container template in ``stage``'s image, on the pool and with the resources ``resources`` ask for."""
     gpu = resources.gpu
     pool = settings.gpu_pool if gpu > 0 else settings.cpu_pool
@@ -124,12 +115,13 @@ def _pod(settings: ArgoSettings, name: str, stage: str, command: list[str], args
         image_pull_policy=settings.image_pull_policy,
         command=command,
         args=args,
-        inputs=[Parameter(name=n) for n in names] or None,
+        inputs=inputs or None,
         env=_environment(settings),
-        resources=Resources(cpu_request=quantity_cpu(resources.cpu), memory_request=memory, memory_limit=memory, gpus=gpu or None),
+        resources=PodResources(cpu_request=quantity_cpu(resources.cpu), memory_request=memory, memory_limit=memory, gpus=gpu or None),
         node_selector=dict(pool.node_selector) or None,
         tolerations=[m.Toleration(**t.model_dump(exclude_none=True)) for t in pool.tolerations] or None,
-        volumes=[EmptyDirVolume(name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=f"{settings.shm_gib}Gi")] if gpu else None,
+        volumes=[EmptyDirVolume(name="dshm", mount_path="/dev/shm", medium="Memory",
+                                size_limit=m.Quantity(f"{settings.shm_gib}Gi"))] if gpu else None,
         retry_strategy=RetryStrategy(
             limit=settings.retries,
             retry_policy="Always",
@@ -141,61 +133,64 @@ def _pod(settings: ArgoSettings, name: str, stage: str, command: list[str], args
     )
 
 
-def _stage_templates(settings: ArgoSettings, variant: Variant) -> None:
-    """Add the templates of one variant to the WorkflowTemplate being built."""
-    tokens, names = variant.shape.tokens, variant.shape.names
-    if variant.step.fanout <= 0:
-        _container(settings, variant, variant.name, tokens, names)
-        return
-    base = variant.name
-    _container(settings, variant, f"{base}-plan", (*tokens, "--plan-blocks", parameter(PER_TASK)), (*names, PER_TASK))
-    blocks = _container(settings, variant, f"{base}-blocks", (*tokens, "--blocks", parameter(BLOCKS)), (*names, BLOCKS))
-    _container(settings, variant, f"{base}-finalise", (*tokens, "--finalise"), names)
-    with DAG(name=f"{base}-fanout", inputs=[Parameter(name=n) for n in (*names, RANGES)], parallelism=settings.fanout_parallelism):
-        Task(
-            name=BLOCKS,
-            template=blocks,
-            with_param=parameter(RANGES),
-            arguments={**{n: parameter(n) for n in names}, BLOCKS: "{{item}}"},
-        )
+def _stage_template(settings: ArgoSettings, stage: StageSpec, resources: Resources) -> WorkflowTemplate:
+    """The WorkflowTemplate of one stage: its container template, and for a blockwise stage the fan-out ones."""
+    inputs, args = stage_parameters(stage), stage_args(stage)
+    names = [p.name for p in inputs if p.name]  # stage_parameters names every parameter
+    command = ["python", "-m", f"stages.{stage.module}"]
+    with WorkflowTemplate(
+        name=template_name(stage.name),
+        namespace=settings.namespace,
+        labels={LABEL: "em2exm", "em2exm/stage": stage.name},
+        api_version=API_VERSION,
+        kind="WorkflowTemplate",
+    ) as template:
+        _pod(settings, stage.name, stage.name, command, args, inputs, resources)
+        if stage.blockwise:
+            plan, ranges = Parameter(name=PER_TASK), Parameter(name=RANGES)
+            _pod(settings, f"{stage.name}-plan", stage.name, command, [*args, "--plan-blocks", parameter(PER_TASK)],
+                 [*inputs, plan], resources)
+            blocks = _pod(settings, f"{stage.name}-blocks", stage.name, command, [*args, "--blocks", parameter(BLOCKS)],
+                          [*inputs, Parameter(name=BLOCKS)], resources)
+            _pod(settings, f"{stage.name}-finalise", stage.name, command, [*args, "--finalise"], inputs, resources)
+            with DAG(name=f"{stage.name}-fanout", inputs=[*inputs, ranges], parallelism=settings.fanout_parallelism):
+                Task(name=BLOCKS, template=blocks, with_param=parameter(RANGES),
+                     arguments={**{n: parameter(n) for n in names}, BLOCKS: "{{item}}"})
+    return template
 
 
-def stage_templates(pipeline: Pipeline, settings: ArgoSettings) -> list[WorkflowTemplate]:
-    """One WorkflowTemplate per stage of ``pipeline``, holding a template per argument shape."""
-    variants: dict[str, dict[str, Variant]] = {}
-    for step in pipeline.steps:
-        variant = Variant.of(step)
-        variants.setdefault(step.stage, {}).setdefault(variant.name, variant)
-    built = []
-    for stage, by_name in variants.items():
-        with WorkflowTemplate(
-            name=template_name(stage),
-            namespace=settings.namespace,
-            labels={LABEL: "em2exm", "em2exm/stage": stage},
-            api_version=API_VERSION,
-            kind="WorkflowTemplate",
-        ) as template:
-            for name in sorted(by_name):
-                _stage_templates(settings, by_name[name])
-        built.append(template)
-    return built
+def stage_templates(settings: ArgoSettings, resources: Mapping[str, Resources] | None = None,
+                    stages: Iterable[str] | None = None) -> list[WorkflowTemplate]:
+    """The WorkflowTemplates of ``stages`` (default: every stage), with ``resources`` per stage (default: the
+    specs')."""
+    chosen = list(STAGES) if stages is None else list(dict.fromkeys(stages))
+    given = resources or {}
+    return [_stage_template(settings, STAGES[name], given.get(name, STAGES[name].resources)) for name in chosen]
+
+
+def _arguments(step: Step) -> dict[str, str]:
+    """A step's values for its stage template's parameters (unset optional URLs keep their empty default)."""
+    return {**step.urls, PARAMS: step.options}
 
 
 def _tasks(pipeline: Pipeline, step: Step, preflight: Preflight) -> list[Task]:
     """The DAG task(s) of one step; dependents depend on the task named after the step; a step that reads no
     other step's output waits for the checks."""
-    variant = Variant.of(step)
-    stage = template_name(step.stage)
+    stage, values = template_name(step.stage), _arguments(step)
     needs = pipeline.needs(step) or list(preflight.names)
     if step.fanout <= 0:
-        ref = m.TemplateRef(name=stage, template=variant.name)
-        return [Task(name=step.name, template_ref=ref, arguments=variant.values, dependencies=needs)]
+        return [Task(name=step.name, template_ref=m.TemplateRef(name=stage, template=step.stage), arguments=values,
+                     dependencies=needs)]
     plan, fanout = f"{step.name}-plan", f"{step.name}-blocks"
     ranges = "{{tasks.%s.outputs.result}}" % plan
+
+    def ref(kind: str) -> m.TemplateRef:
+        return m.TemplateRef(name=stage, template=f"{step.stage}-{kind}")
+
     return [
-        Task(name=plan, template_ref=m.TemplateRef(name=stage, template=f"{variant.name}-plan"), arguments={**variant.values, PER_TASK: str(step.fanout)}, dependencies=needs),
-        Task(name=fanout, template_ref=m.TemplateRef(name=stage, template=f"{variant.name}-fanout"), arguments={**variant.values, RANGES: ranges}, dependencies=[plan]),
-        Task(name=step.name, template_ref=m.TemplateRef(name=stage, template=f"{variant.name}-finalise"), arguments=variant.values, dependencies=[fanout]),
+        Task(name=plan, template_ref=ref("plan"), arguments={**values, PER_TASK: str(step.fanout)}, dependencies=needs),
+        Task(name=fanout, template_ref=ref("fanout"), arguments={**values, RANGES: ranges}, dependencies=[plan]),
+        Task(name=step.name, template_ref=ref("finalise"), arguments=values, dependencies=[fanout]),
     ]
 
 
@@ -216,7 +211,7 @@ def pipeline_workflow(pipeline: Pipeline, settings: ArgoSettings, run_name: str,
         api_version=API_VERSION,
         kind="Workflow",
     ) as workflow:
-        checks = {name: _pod(settings, name, preflight.stage(name), ["python", "-m", "em2exm"], preflight.args(name), (),
+        checks = {name: _pod(settings, name, preflight.stage(name), ["python", "-m", "em2exm"], preflight.args(name), [],
                              preflight.resources(name)) for name in preflight.names}
         with DAG(name="pipeline"):
             for name, template in checks.items():

@@ -14,4 +14,5 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 _manifests = build(*load(str(CONFIG))[:2])
 workflow = _manifests.workflow
-globals().update({template.name.replace("-", "_"): template for template in _manifests.templates})
+# every stage template is named (workflows.argo.template_name); a loop variable would be one more module-level template
+globals().update({template.name.replace("-", "_"): template for template in _manifests.templates if template.name})

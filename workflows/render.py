@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from em2exm.backends import ArgoSettings
 from em2exm.pipeline import build_pipeline
 from em2exm.pipeline_config import PipelineConfig
 from hera.workflows import Workflow, WorkflowTemplate
 
 from workflows.argo import pipeline_workflow, stage_templates
 from workflows.preflight import Preflight
-from workflows.settings import ArgoSettings
 
 WORKFLOW_FILE = "workflow.yaml"
 
@@ -31,9 +31,12 @@ class Manifests:
 
 def build(config: PipelineConfig, settings: ArgoSettings) -> Manifests:
     """The manifests of ``config``'s pipeline."""
+    if config.run.name is None:
+        raise ValueError("the run has no name: load its config with em2exm.config.load_pipeline, which names it")
     pipeline = build_pipeline(config)
     workflow = pipeline_workflow(pipeline, settings, config.run.name, Preflight.of(config, pipeline))
-    return Manifests(stage_templates(pipeline, settings), workflow)
+    resources = {step.stage: step.resources for step in pipeline.steps}
+    return Manifests(stage_templates(settings, resources, resources), workflow)
 
 
 def write(manifests: Manifests, folder: Path) -> list[Path]:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from em2exm import storage
+from em2exm.backends import SlurmSettings
 from em2exm.pipeline import Pipeline, Resources, Step
 from em2exm.pipeline_config import PipelineConfig
 
 from workflows.preflight import Preflight
-from workflows.settings import SlurmSettings
 
 LOGS = "logs"
 
@@ -62,11 +62,13 @@ class Runner:
 
 def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSettings) -> tuple[str, ...]:
     """Folders the containers need: the run store, the folders of local inputs, and the configured binds."""
-    folders = {storage.normalise(config.run.store)} if storage.protocol_of(config.run.store) == "file" else set()
+    store = storage.normalise(config.run.store)
+    folders = {store} if storage.protocol_of(config.run.store) == "file" else set()
     produced = {url for step in pipeline.steps for url in step.outputs}
     for step in pipeline.steps:
         for url in step.inputs:
-            if storage.protocol_of(url) == "file" and url not in produced:
+            inside = storage.normalise(url) == store or storage.normalise(url).startswith(store.rstrip("/") + "/")
+            if storage.protocol_of(url) == "file" and url not in produced and not inside:
                 folders.add(str(Path(storage.normalise(url).split(":", 1)[0]).parent))  # file.h5:/dataset too
     folders.update(settings.binds)
     return tuple(sorted(f for f in folders if not any(f.startswith(o.rstrip("/") + "/") for o in folders)))

@@ -15,7 +15,6 @@ exit 2, never blocks of two plans in one output.  ``--overwrite`` / ``--update``
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -24,19 +23,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from em2exm import commit, faults, outputs, stagekit
+from em2exm import commit, faults, outputs
 from em2exm.errors import UserError
+from em2exm.invocation import Invocation
 from em2exm.progress import progress
 
 log = logging.getLogger("em2exm.blockwise")
-
-
-def add_block_flags(parser: argparse.ArgumentParser) -> None:
-    """Add the fan-out flags to a stage's parser."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
-    group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
-    group.add_argument("--finalise", action="store_true", help="merge processed blocks and commit the output")
 
 
 def parse_range(text: str, count: int) -> range:
@@ -74,20 +66,12 @@ class BlockwiseJob:
     """Derived facts of the plan (block grid, shapes, dtypes) that are part of its fingerprint."""
 
 
-def _phase(args: argparse.Namespace) -> str:
-    if args.plan_blocks is not None:
-        return "plan"
-    if args.blocks is not None:
-        return "blocks"
-    return "finalise" if args.finalise else "all"
-
-
-def run(job: BlockwiseJob, args: argparse.Namespace) -> None:
-    """Run the phases that the command-line flags ask for; every argument is checked before anything is written."""
-    phase = _phase(args)
-    ranges = task_ranges(job.count, args.plan_blocks) if phase == "plan" else []
-    blocks = parse_range(args.blocks, job.count) if phase == "blocks" else range(job.count)
-    redo = stagekit.redo(args)
+def run(job: BlockwiseJob, how: Invocation) -> None:
+    """Run the phases ``how`` asks for; every argument is checked before anything is written."""
+    phase = how.phase
+    ranges = task_ranges(job.count, how.plan_blocks) if how.plan_blocks is not None else []
+    blocks = parse_range(how.blocks, job.count) if how.blocks is not None else range(job.count)
+    redo = how.redo
     if redo != "never" and phase in ("blocks", "finalise"):
         raise UserError(f"--overwrite/--update cannot be combined with --{phase}",
                         "pass it to --plan-blocks (or to a whole run)")

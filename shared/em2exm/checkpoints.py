@@ -11,7 +11,11 @@ from typing import Any, BinaryIO
 
 import torch
 
+from em2exm import commit, storage
 from em2exm.errors import UserError, one_line
+
+CHECKPOINT = "checkpoint.pt"
+"""The checkpoint's name in a trainer's output folder (ccgan-train, seg-train)."""
 
 
 def save_checkpoint(state: dict[str, Any], f: BinaryIO) -> None:
@@ -58,3 +62,15 @@ def load_weights(module: torch.nn.Module, weights: Any, fix: str) -> None:
         module.load_state_dict(weights)
     except RuntimeError as err:
         raise UserError(f"the checkpoint's weights do not fit the network ({one_line(err, 200)})", fix) from err
+
+
+def finished_checkpoint(url: str, stage: str) -> bytes:
+    """The checkpoint of a finished ``stage`` output folder, or of a ``.pt`` URL as it is (e.g. the latest one of a
+    training that has not finished)."""
+    path = url if url.endswith(".pt") else storage.join(url, CHECKPOINT)
+    if not url.endswith(".pt") and not commit.is_complete(url):
+        raise UserError(f"{url} is not a finished {stage} output",
+                        f"run {stage} to the end, or pass {path} to use its latest checkpoint")
+    if not storage.exists(path):
+        raise UserError(f"no checkpoint at {path}", f"pass a {stage} output folder or its {CHECKPOINT}")
+    return storage.read_bytes(path)

@@ -1,13 +1,14 @@
-"""The umbrella CLI: ``em2exm <stage> ...`` runs ``stages.<stage>``; plus ``run`` (local pipeline runner)."""
+"""The umbrella CLI: ``em2exm <stage> ...`` runs a stage (``em2exm.specs``, ``em2exm.tasks``); plus the tools."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from em2exm import stagekit
+from em2exm.specs import STAGES
 
 TOOLS = {
     "run": ("em2exm.runner", "run the pipeline locally, skipping completed steps"),
@@ -24,10 +25,8 @@ OPTIONAL_TOOLS = {
 
 
 def stage_names() -> list[str]:
-    """Names of the stage entry points (module ``stages.foo_bar`` is stage ``foo-bar``)."""
-    import stages
-
-    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(stages.__path__) if not m.name.startswith("_"))
+    """Names of the stages."""
+    return sorted(STAGES)
 
 
 def _available_tools() -> dict[str, tuple[str, str]]:
@@ -65,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in tools:
         entry: Callable[[Sequence[str]], None] = importlib.import_module(tools[command][0]).main
     elif command in stage_names():
-        entry = importlib.import_module("stages." + command.replace("-", "_")).main
+        entry = partial(stagekit.stage_main, command)
     else:
         print(f"error: unknown command '{command}' -- fix: use one of {', '.join(stage_names() + list(tools))}", file=sys.stderr)
         return 2

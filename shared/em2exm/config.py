@@ -31,7 +31,7 @@ def positive_sizes(value: tuple[float, float, float]) -> tuple[float, float, flo
     return value
 
 
-Triple = Annotated[tuple[float, float, float], AfterValidator(positive_sizes)]
+Nanometres = Annotated[tuple[float, float, float], AfterValidator(positive_sizes)]
 """A voxel size (z, y, x) in nanometres."""
 
 
@@ -46,7 +46,7 @@ class VolumeSource(StrictModel):
 
     image: str
     labels: str | None = None
-    voxel_size: Triple
+    voxel_size: Nanometres
     expansion_factor: float = Field(1.0, gt=0)
     subvolume: int | None = None
     channel: int | None = Field(None, ge=0, description="the channel to ingest from a multi-channel (e.g. RGB) image")
@@ -99,7 +99,7 @@ class MatchOptions(StrictModel):
     invert: Literal["auto"] | bool = Field(
         "auto", description="invert the EM (true/false); auto: when its histogram is skewed the other way from the "
                             "ExM volume's")
-    target_resolution_nm: Triple | None = Field(
+    target_resolution_nm: Nanometres | None = Field(
         None, description="ExM resolution (z, y, x) as FWHM in pre-expansion nm (optical FWHM / expansion); "
                           "unset: estimated from the ExM volume's autocorrelation")
     block: tuple[int, int, int] = Field((64, 256, 256), description="output block (z, y, x) in voxels")

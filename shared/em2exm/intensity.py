@@ -8,15 +8,17 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from em2exm.tiling.grid import triple
+
 
 def zoom_factors(voxel_size: Sequence[float], target_voxel_size: Sequence[float]) -> tuple[float, float, float]:
     """Per-axis zoom that turns ``voxel_size`` sampling into ``target_voxel_size`` sampling."""
-    return tuple(float(v) / float(t) for v, t in zip(voxel_size, target_voxel_size))  # type: ignore[return-value]
+    return triple(float(v) / float(t) for v, t in zip(voxel_size, target_voxel_size))
 
 
 def resampled_shape(shape: Sequence[int], factors: Sequence[float]) -> tuple[int, int, int]:
     """Output shape of :func:`resample` (at least one voxel per axis)."""
-    return tuple(max(1, int(round(s * f))) for s, f in zip(shape, factors))  # type: ignore[return-value]
+    return triple(max(1, int(round(s * f))) for s, f in zip(shape, factors))
 
 
 def resample(volume: np.ndarray, factors: Sequence[float], labels: bool = False) -> np.ndarray:

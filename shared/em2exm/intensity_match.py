@@ -14,27 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from em2exm.seg.targets import instance_contour
-from em2exm.seg.window import read_reflect
+from em2exm.tiling import Box, Readable, read_padded, triple
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 SIGMA_GRID = np.arange(0.0, 6.01, 0.25)
 LAGS = (1, 2, 3, 4)
-Box = tuple[slice, slice, slice]
-
-
-class Readable(Protocol):
-    """A 3-D volume read region by region (ome.Regions, DrawnMembranes)."""
-
-    @property
-    def shape(self) -> tuple[int, ...]: ...
-
-    def __getitem__(self, box: tuple[slice, ...]) -> np.ndarray: ...
 
 
 def histogram(data: np.ndarray) -> np.ndarray:
@@ -81,7 +70,7 @@ def matching_sigma(source: np.ndarray, target: np.ndarray, axis: int) -> float:
 
 def sigma_from_resolution(fwhm_nm: Sequence[float], voxel_nm: Sequence[float]) -> tuple[float, float, float]:
     """Gaussian sigma in voxels of a resolution given as FWHM in nanometres."""
-    return tuple(float(f) / FWHM_PER_SIGMA / float(v) for f, v in zip(fwhm_nm, voxel_nm))  # type: ignore[return-value]
+    return triple(float(f) / FWHM_PER_SIGMA / float(v) for f, v in zip(fwhm_nm, voxel_nm))
 
 
 def cdf_table(source_counts: np.ndarray, target_counts: np.ndarray) -> np.ndarray:
@@ -104,13 +93,13 @@ class Transform:
     @property
     def halo(self) -> tuple[int, int, int]:
         """Voxels of context a block needs: scipy's kernel radius at ``truncate=4``."""
-        return tuple(int(4.0 * s + 0.5) for s in self.sigma)  # type: ignore[return-value]
+        return triple(int(4.0 * s + 0.5) for s in self.sigma)
 
     def block(self, volume: Readable, box: Box) -> np.ndarray:
         """The source's ``box`` inverted and blurred, quantised to uint8 (before histogram matching)."""
         start = tuple(s.start - h for s, h in zip(box, self.halo))
         stop = tuple(s.stop + h for s, h in zip(box, self.halo))
-        data = read_reflect(volume, start, stop).astype(np.float32)
+        data = read_padded(volume, start, stop).astype(np.float32)
         if self.invert:
             data = 255.0 - data
         if any(s > 0 for s in self.sigma):

@@ -146,7 +146,7 @@ def _encode(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True).encode()
 
 
-FIELDS = {"run_id": str, "host": str, "pid": int, "stage": str, "heartbeat": (int, float)}
+FIELDS: dict[str, type | tuple[type, ...]] = {"run_id": str, "host": str, "pid": int, "stage": str, "heartbeat": (int, float)}
 
 
 def _decode(data: bytes) -> dict[str, Any] | None:
@@ -214,7 +214,9 @@ class Lease:
                 "stage": self.stage, "heartbeat": time.time()}
 
     def _mine(self, record: dict[str, Any] | None) -> bool:
-        return bool(record) and record.get("run_id") == self.run_id and (
+        if not record:
+            return False
+        return record.get("run_id") == self.run_id and (
             self.joinable or (record.get("host"), record.get("pid")) == (socket.gethostname(), os.getpid()))
 
     def acquire(self) -> None:

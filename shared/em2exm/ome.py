@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import zarr
 
 from em2exm import __version__, storage
 from em2exm.errors import UserError
+from em2exm.tiling import triple
 
 NGFF_VERSION = "0.5"
 SPACE_AXES = ("z", "y", "x")
+OpenMode = Literal["r", "r+"]
+"""Read only, or read and write an existing volume."""
+
+
+def _attr(node: zarr.Group, key: str) -> Any:
+    """``node.attrs[key]`` (``{}`` when absent): untyped JSON (NGFF metadata, our provenance)."""
+    return node.attrs.get(key, {})
 
 
 def _axes_meta(axes: Sequence[str]) -> list[dict[str, str]]:
@@ -64,7 +72,7 @@ class Volume:
 
     @property
     def spatial_shape(self) -> tuple[int, int, int]:
-        return tuple(self.array.shape[-3:])  # type: ignore[return-value]
+        return triple(self.array.shape[-3:])
 
 
 def create_image(
@@ -116,7 +124,7 @@ def create_labels(
     store = storage.zarr_store(image_url)
     root = zarr.open_group(store, mode="r+", zarr_format=3)
     labels_group = root.require_group("labels")
-    names = list(labels_group.attrs.get("ome", {}).get("labels", []))
+    names = list(_attr(labels_group, "ome").get("labels", []))
     if name not in names:
         names.append(name)
     labels_group.attrs["ome"] = {"version": NGFF_VERSION, "labels": names}
@@ -142,12 +150,12 @@ def create_labels(
     )
 
 
-def open_image(url: str, mode: str = "r") -> Volume:
+def open_image(url: str, mode: OpenMode = "r") -> Volume:
     """Open the OME-Zarr image group at ``url``."""
     return _open(url, mode, what="image")
 
 
-def open_labels(image_url: str, name: str, mode: str = "r") -> Volume:
+def open_labels(image_url: str, name: str, mode: OpenMode = "r") -> Volume:
     """Open label image ``name`` of the image at ``image_url``."""
     return _open(storage.join(image_url, "labels", name), mode, what=f"labels '{name}'")
 
@@ -158,29 +166,32 @@ def list_labels(image_url: str) -> list[str]:
         group = zarr.open_group(storage.zarr_store(image_url, read_only=True), mode="r", path="labels")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):
         return []
-    return list(group.attrs.get("ome", {}).get("labels", []))
+    return list(_attr(group, "ome").get("labels", []))
 
 
-def _open(url: str, mode: str, what: str) -> Volume:
+def _open(url: str, mode: OpenMode, what: str) -> Volume:
     storage.check_reachable(url)
     try:
         group = zarr.open_group(storage.zarr_store(url, read_only=mode == "r"), mode=mode)
         array = group["0"]
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError) as exc:
         raise UserError(f"no OME-Zarr {what} at {url}", "run the stage that writes it first, or fix the URL") from exc
-    ome = group.attrs.get("ome", {})
+    if not isinstance(array, zarr.Array):
+        raise UserError(f"no OME-Zarr {what} at {url} (its '0' is a group)", "run the stage that writes it first, or fix the URL")
+    ome = _attr(group, "ome")
     try:
         multiscale = ome["multiscales"][0]
         axes = tuple(a["name"] for a in multiscale["axes"])
         scale = multiscale["datasets"][0]["coordinateTransformations"][0]["scale"]
-    except (KeyError, IndexError) as exc:
+        voxel_size = triple(float(v) for v in scale[-3:])
+    except (KeyError, IndexError, ValueError) as exc:
         raise UserError(f"{url} has no NGFF multiscales metadata", "write it with em2exm ingest") from exc
     return Volume(
         url=storage.normalise(url),
         array=array,
-        voxel_size=tuple(float(v) for v in scale[-3:]),  # type: ignore[arg-type]
+        voxel_size=voxel_size,
         axes=axes,
-        attrs=dict(group.attrs.get("em2exm", {})),
+        attrs=dict(_attr(group, "em2exm")),
     )
 
 
@@ -206,8 +217,8 @@ def remove_labels(image_url: str, name: str) -> None:
         group = zarr.open_group(storage.zarr_store(image_url), mode="r+", path="labels")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.ContainsArrayError):
         return
-    names = [n for n in group.attrs.get("ome", {}).get("labels", []) if n != name]
-    group.attrs["ome"] = {**group.attrs.get("ome", {}), "labels": names}
+    names = [n for n in _attr(group, "ome").get("labels", []) if n != name]
+    group.attrs["ome"] = {**_attr(group, "ome"), "labels": names}
 
 
 def read_region(volume: Volume, box: tuple[slice, ...], fix: str = "the volume is corrupt: rewrite it") -> np.ndarray:

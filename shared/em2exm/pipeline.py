@@ -1,5 +1,6 @@
-"""The one pipeline definition: steps with their stage, command-line arguments, data inputs/outputs and
-resources.  The local runner, the Argo renderer and the SLURM writer all consume this object.
+"""The one pipeline definition: steps, each a stage (``em2exm.specs``) with its validated options and resources;
+command lines, inputs and outputs come from the stage's spec.  The local runner, the Argo renderer and the SLURM
+writer all consume this object.
 
 Dependencies are not declared: step B depends on step A when B reads a URL that A writes
 (or a URL below it), so the DAG always matches the data flow.
@@ -8,44 +9,69 @@ Dependencies are not declared: step B depends on step A when B reads a URL that 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from em2exm.config import ExperimentName, MatchOptions, VolumeSource
+from em2exm.config import ExperimentName, MatchOptions, VolumeSource, validate
 from em2exm.errors import UserError
 from em2exm.layout import RunLayout
 from em2exm.pipeline_config import PipelineConfig
+from em2exm.specs import STAGES, Resources, StageSpec, flag, spec
+from em2exm.tiling import triple
 
 
-@dataclass(frozen=True)
-class Resources:
-    """What one step asks of a machine."""
-
-    cpu: float = 1.0
-    memory_gib: float = 4.0
-    gpu: int = 0
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Step:
-    """One stage invocation of the pipeline."""
+    """One stage invocation of the pipeline: the stage and its validated options (URLs included)."""
 
     name: str
     stage: str
-    args: tuple[str, ...]
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+    params: BaseModel
     resources: Resources = field(default_factory=Resources)
     fanout: int = 0
     """Blocks per task when > 0: the stage takes ``--plan-blocks N`` / ``--blocks START:STOP`` / ``--finalise``
     (see ``em2exm.blockwise``) and backends may run its blocks in parallel."""
+    after: tuple[str, ...] = ()
+    """URLs read beyond the spec's inputs (visualize reads everything the run wrote)."""
+
+    @property
+    def spec(self) -> StageSpec:
+        return spec(self.stage)
 
     @property
     def module(self) -> str:
         """The Python module of the stage entry point."""
-        return "stages." + self.stage.replace("-", "_")
+        return "stages." + self.spec.module
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The URLs the step reads."""
+        return (*self.spec.read(self.params), *self.after)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The URLs the step writes."""
+        return self.spec.written(self.params)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """The URL fields that are set, by flag name (inputs first)."""
+        values = {flag(n): getattr(self.params, n) for n in self.spec.urls}
+        return {name: url for name, url in values.items() if url}
+
+    @property
+    def options(self) -> str:
+        """Every other option that is not its default, as the compact JSON passed through ``--params``."""
+        values = self.params.model_dump(mode="json", exclude_defaults=True, exclude=set(self.spec.urls))
+        return json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The command-line arguments of the step."""
+        return (*(token for name, url in self.urls.items() for token in ("--" + name, url)), "--params", self.options)
 
     def command(self, python: str = "python") -> list[str]:
         """The full command line that runs this step."""
@@ -77,45 +103,28 @@ def _reads(input_url: str, output_url: str) -> bool:
     return input_url == output_url or input_url.startswith(output_url.rstrip("/") + "/")
 
 
-def params_json(options: BaseModel, **extra: Any) -> str:
-    """A stage section (its non-default values) as the compact JSON passed through ``--params``."""
-    return json.dumps({**options.model_dump(mode="json", exclude_defaults=True), **extra}, separators=(",", ":"), sort_keys=True)
-
-
-DEFAULT_RESOURCES: dict[str, Resources] = {
-    "ingest": Resources(cpu=2, memory_gib=8),
-    "simulate-exm": Resources(cpu=2, memory_gib=8),
-    "ccgan-train": Resources(cpu=4, memory_gib=16, gpu=1),
-    "ccgan-transfer": Resources(cpu=4, memory_gib=16, gpu=1),
-    "match-intensity": Resources(cpu=2, memory_gib=8),
-    "build-dataset": Resources(cpu=1, memory_gib=8),
-    "seg-train": Resources(cpu=4, memory_gib=16, gpu=1),
-    "seg-infer": Resources(cpu=4, memory_gib=16, gpu=1),
-    "decode": Resources(cpu=2, memory_gib=8),
-    "evaluate": Resources(cpu=2, memory_gib=8),
-    "visualize": Resources(cpu=1, memory_gib=4),
-}
-BLOCKWISE = ("simulate-exm", "ccgan-transfer", "match-intensity", "seg-infer", "decode")
-
-
 class _Steps:
-    """Builds steps for one config: resources and fan-out filled in from the config."""
+    """Builds steps for one config: resources and fan-out filled in from the config and the stage specs."""
 
     def __init__(self, config: PipelineConfig) -> None:
-        unknown = sorted(set(config.resources) - set(DEFAULT_RESOURCES))
+        unknown = sorted(set(config.resources) - set(STAGES))
         if unknown:
-            raise UserError(f"resources for unknown stage '{unknown[0]}'", f"use stage names {sorted(DEFAULT_RESOURCES)}")
+            raise UserError(f"resources for unknown stage '{unknown[0]}'", f"use stage names {sorted(STAGES)}")
         self.config = config
         self.steps: list[Step] = []
 
-    def add(self, name: str, stage: str, args: list[str], inputs: list[str], outputs: list[str]) -> None:
-        if any(step.name == name for step in self.steps):  # shared by two experiments (e.g. the seg_match CCGAN)
+    def add(self, name: str, stage: str, section: BaseModel | None, after: Sequence[str] = (), **values: Any) -> None:
+        """Add step ``name`` running ``stage`` with the options of ``section`` and ``values`` (its URLs and the
+        step's own settings); a step already added (shared by two experiments, e.g. the seg_match CCGAN) is kept."""
+        if any(step.name == name for step in self.steps):
             return
+        stage_spec = spec(stage)
+        options = section.model_dump() if section is not None else {}
+        params = validate(stage_spec.params, {**options, **values}, f"the '{name}' step's options")
         override = self.config.resources.get(stage)
-        resources = Resources(**override.model_dump()) if override else DEFAULT_RESOURCES[stage]
-        fanout = self.config.run.blocks_per_task if stage in BLOCKWISE else 0
-        step = Step(name, stage, tuple(args), tuple(inputs), tuple(outputs), resources, fanout)
-        self.steps.append(step)
+        resources = Resources(**override.model_dump()) if override else stage_spec.resources
+        fanout = self.config.run.blocks_per_task if stage_spec.blockwise else 0
+        self.steps.append(Step(name, stage, params, resources, fanout, tuple(after)))
 
 
 def common_voxel_size(config: PipelineConfig) -> tuple[float, float, float]:
@@ -124,7 +133,7 @@ def common_voxel_size(config: PipelineConfig) -> tuple[float, float, float]:
     exm = config.inputs.exm
     if exm.simulate:
         return config.simulate.output_voxel()
-    return tuple(v / exm.expansion_factor for v in exm.voxel_size)  # type: ignore[return-value]
+    return triple(v / exm.expansion_factor for v in exm.voxel_size)
 
 
 def _exm(steps: _Steps, at: RunLayout) -> None:
@@ -135,24 +144,12 @@ def _exm(steps: _Steps, at: RunLayout) -> None:
         _ingest(steps, "ingest-exm", source, at.exm, None)
         return
     _ingest(steps, "ingest-exm-source", source, at.exm_source, None)
-    args = ["--labels", at.labels(at.exm_source), "--output", at.exm, "--params", params_json(config.simulate)]
-    steps.add("simulate-exm", "simulate-exm", args, [at.exm_source], [at.exm])
+    steps.add("simulate-exm", "simulate-exm", config.simulate, labels=at.labels(at.exm_source), output=at.exm)
 
 
 def _ingest(steps: _Steps, name: str, source: VolumeSource, output: str, target: tuple[float, ...] | None) -> None:
-    args = ["--image", source.image, "--voxel-size", *map(str, source.voxel_size)]
-    if source.expansion_factor != 1.0:
-        args += ["--expansion-factor", str(source.expansion_factor)]
-    if source.labels:
-        args += ["--labels", source.labels]
-    if source.subvolume is not None:
-        args += ["--subvolume", str(source.subvolume)]
-    if source.channel is not None:
-        args += ["--channel", str(source.channel)]
-    if target is not None:
-        args += ["--target-voxel-size", *map(str, target)]
-    args += ["--output", output, "--params", params_json(steps.config.ingest)]
-    steps.add(name, "ingest", args, [x for x in (source.image, source.labels) if x], [output])
+    volume = source.model_dump(include={"image", "labels", "voxel_size", "expansion_factor", "subvolume", "channel"})
+    steps.add(name, "ingest", steps.config.ingest, **volume, target_voxel_size=target, output=output)
 
 
 def _ccgan_source(steps: _Steps, at: RunLayout) -> str:
@@ -165,9 +162,8 @@ def _ccgan_source(steps: _Steps, at: RunLayout) -> str:
 def _ccgan_model(steps: _Steps, name: str, at: RunLayout) -> str:
     """The CCGAN of experiment ``name`` (``segmatch`` trains with the segmentation head and seg_match)."""
     model, source = at.ccgan_model(name), _ccgan_source(steps, at)
-    ccgan = params_json(steps.config.ccgan, seg_head=name == "segmatch")
-    args = ["--a", source, "--a-labels", at.labels(source), "--b", at.exm, "--output", model, "--params", ccgan]
-    steps.add(f"ccgan-train-{name}", "ccgan-train", args, [source, at.exm], [model])
+    steps.add(f"ccgan-train-{name}", "ccgan-train", steps.config.ccgan, seg_head=name == "segmatch", a=source,
+              a_labels=at.labels(source), b=at.exm, output=model)
     return model
 
 
@@ -179,10 +175,9 @@ def _intensity_matched(steps: _Steps, at: RunLayout, experiment: str = "intensit
     """The EM (intensity) or its labels drawn as membranes (drawn), inverted where the polarity says so, blurred
     and histogram-matched to the ExM volume (match-intensity, no learning)."""
     transferred, source = at.transferred(experiment), MATCH_SOURCES[experiment]
-    options = params_json(_match_options(steps.config), **({"source": source} if source != "image" else {}))
-    args = ["--image", at.em, "--labels", at.labels(at.em), "--target", at.exm, "--output", transferred]
     name = "match-intensity" if experiment == "intensity" else f"match-{experiment}"
-    steps.add(name, "match-intensity", [*args, "--params", options], [at.em, at.exm], [transferred])
+    steps.add(name, "match-intensity", _match_options(steps.config), source=source, image=at.em,
+              labels=at.labels(at.em), target=at.exm, output=transferred)
     return transferred
 
 
@@ -200,8 +195,8 @@ def _training_image(steps: _Steps, experiment: ExperimentName, at: RunLayout) ->
         rendered = _rendered_em(steps, at)
         return rendered, at.labels(rendered)
     model, source, transferred = _ccgan_model(steps, experiment, at), _ccgan_source(steps, at), at.transferred(experiment)
-    args = ["--checkpoint", model, "--image", source, "--labels", at.labels(source), "--output", transferred]
-    steps.add(f"transfer-{experiment}", "ccgan-transfer", [*args, "--params", params_json(config.transfer)], [model, source], [transferred])
+    steps.add(f"transfer-{experiment}", "ccgan-transfer", config.transfer, checkpoint=model, image=source,
+              labels=at.labels(source), output=transferred)
     return transferred, at.labels(transferred)
 
 
@@ -210,9 +205,8 @@ def _rendered_em(steps: _Steps, at: RunLayout) -> str:
     translator's output, rendered from the labels at their own voxel size as the ExM volume is."""
     config, rendered = steps.config, at.transferred("rendered")
     _ingest(steps, "ingest-em-source", config.inputs.em, at.em_source, None)
-    args = ["--labels", at.labels(at.em_source), "--output", rendered,
-            "--params", params_json(config.simulate, seed=(config.simulate.seed + 1) % 2**63)]
-    steps.add("simulate-em", "simulate-exm", args, [at.em_source], [rendered])
+    steps.add("simulate-em", "simulate-exm", config.simulate, seed=(config.simulate.seed + 1) % 2**63,
+              labels=at.labels(at.em_source), output=rendered)
     return rendered
 
 
@@ -228,10 +222,24 @@ def _match_options(config: PipelineConfig) -> MatchOptions:
 def _seghead(steps: _Steps, at: RunLayout) -> str:
     """CySGAN's segmenter: the seg_match CCGAN's G_B on the ExM volume; returns its maps (the predictions)."""
     model, output = _ccgan_model(steps, "segmatch", at), at.seghead_transfer()
-    options = params_json(steps.config.transfer, generator="G_B")
-    args = ["--checkpoint", model, "--image", at.exm, "--output", output, "--params", options]
-    steps.add("transfer-seghead", "ccgan-transfer", args, [model, at.exm], [output])
+    steps.add("transfer-seghead", "ccgan-transfer", steps.config.transfer, generator="G_B", checkpoint=model,
+              image=at.exm, output=output)
     return at.predictions("seghead")
+
+
+class _Split(TypedDict, total=False):
+    """build-dataset's held-out split (the oracle's dataset only)."""
+
+    val_fraction: float
+    split_axis: Literal["z", "y", "x"]
+
+
+class _Region(TypedDict, total=False):
+    """evaluate's scored region (the part no experiment trains on)."""
+
+    region_axis: Literal["z", "y", "x"]
+    region_start: float
+    judge: bool
 
 
 def _segmenter(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> str:
@@ -239,12 +247,12 @@ def _segmenter(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> str:
     config, holdout = steps.config, steps.config.experiments
     image, labels = _training_image(steps, experiment, at)
     dataset, model, predictions = at.dataset(experiment), at.seg_model(experiment), at.predictions(experiment)
-    split = {"val_fraction": holdout.holdout_fraction, "split_axis": holdout.holdout_axis} if experiment == "oracle" else {}
-    dataset_args = ["--image", image, "--labels", labels, "--output", dataset, "--params", params_json(config.dataset, **split)]
-    steps.add(f"dataset-{experiment}", "build-dataset", dataset_args, [image, labels], [dataset])
-    steps.add(f"seg-train-{experiment}", "seg-train", ["--dataset", dataset, "--output", model, "--params", params_json(config.seg)], [dataset], [model])
-    infer = ["--checkpoint", model, "--image", at.exm, "--output", predictions, "--params", params_json(config.infer)]
-    steps.add(f"seg-infer-{experiment}", "seg-infer", infer, [model, at.exm], [predictions])
+    split: _Split = (
+        {"val_fraction": holdout.holdout_fraction, "split_axis": holdout.holdout_axis} if experiment == "oracle" else {}
+    )
+    steps.add(f"dataset-{experiment}", "build-dataset", config.dataset, **split, image=image, labels=labels, output=dataset)
+    steps.add(f"seg-train-{experiment}", "seg-train", config.seg, dataset=dataset, output=model)
+    steps.add(f"seg-infer-{experiment}", "seg-infer", config.infer, checkpoint=model, image=at.exm, output=predictions)
     return predictions
 
 
@@ -252,12 +260,13 @@ def _experiment(steps: _Steps, experiment: ExperimentName, at: RunLayout) -> Non
     """One segmenter: dataset, training, inference on ExM, decoding and (with ExM labels) evaluation."""
     config, holdout = steps.config, steps.config.experiments
     predictions = _seghead(steps, at) if experiment == "seghead" else _segmenter(steps, experiment, at)
-    instances = at.instances(experiment)
-    steps.add(f"decode-{experiment}", "decode", ["--predictions", predictions, "--params", params_json(config.decode)], [predictions], [instances])
+    steps.add(f"decode-{experiment}", "decode", config.decode, predictions=predictions)
     if config.inputs.exm.labels:
-        region = {"region_axis": holdout.holdout_axis, "region_start": 1 - holdout.holdout_fraction, "judge": holdout.judge}
-        args = ["--segmentation", instances, "--groundtruth", at.labels(at.exm), "--output", at.evaluation(experiment)]
-        steps.add(f"evaluate-{experiment}", "evaluate", [*args, "--params", params_json(config.evaluate, **region)], [instances, at.exm], [at.evaluation(experiment)])
+        region: _Region = {
+            "region_axis": holdout.holdout_axis, "region_start": 1 - holdout.holdout_fraction, "judge": holdout.judge,
+        }
+        steps.add(f"evaluate-{experiment}", "evaluate", config.evaluate, **region, segmentation=at.instances(experiment),
+                  groundtruth=at.labels(at.exm), output=at.evaluation(experiment))
 
 
 def build_pipeline(config: PipelineConfig) -> Pipeline:
@@ -278,5 +287,5 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
     for experiment in dict.fromkeys(config.experiments.names):
         _experiment(steps, experiment, at)
     everything = [url for step in steps.steps for url in step.outputs]
-    steps.add("visualize", "visualize", ["--run", config.run.store, "--output", at.report], everything, [at.report])
+    steps.add("visualize", "visualize", None, after=everything, run=config.run.store, output=at.report)
     return Pipeline(tuple(steps.steps))

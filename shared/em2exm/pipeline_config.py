@@ -6,6 +6,7 @@ models the stages validate their ``--params`` with, so a key the pipeline accept
 
 from __future__ import annotations
 
+from em2exm.backends import ArgoSettings, SlurmSettings
 from em2exm.ccgan.config import CCGANConfig, TransferOptions
 from em2exm.config import (
     DatasetOptions,
@@ -21,7 +22,6 @@ from em2exm.decode.options import DecodeOptions
 from em2exm.metrics.options import EvaluateOptions
 from em2exm.seg.config import InferOptions, SegTrainConfig
 from em2exm.simulate.options import SimulateOptions
-from workflows.settings import ArgoSettings, SlurmSettings
 
 
 class PipelineConfig(StrictModel):

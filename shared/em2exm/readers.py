@@ -14,6 +14,7 @@ import numpy as np
 
 from em2exm import storage
 from em2exm.errors import UserError
+from em2exm.tiling import triple
 
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -126,8 +127,8 @@ def _read_h5(path: str, dataset: str | None) -> RawVolume:
         check_fits(node.shape, node.dtype, f"{path}:/{dataset}")
         data = np.asarray(node[...])
         spacing = node.attrs.get("resolution", node.attrs.get("element_size_um"))
-    voxel = tuple(float(v) for v in spacing) if spacing is not None and len(spacing) == 3 else None
-    return RawVolume(data, voxel)  # type: ignore[arg-type]
+    voxel = triple(float(v) for v in spacing) if spacing is not None and len(spacing) == 3 else None
+    return RawVolume(data, voxel)
 
 
 def _read_zarr(url: str) -> RawVolume:

@@ -1,25 +1,32 @@
-"""The stage contract shared by every ``python -m stages.<name>`` entry point.
+"""The stage contract shared by every ``python -m stages.<name>`` entry point, derived from the stage's spec.
 
 Common flags: ``--config`` (pipeline YAML; the stage reads its own section), ``--params`` (that section
-as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite`` / ``--update``.
+as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite`` / ``--update``;
+a flag per URL the stage reads or writes and per option its spec names; blockwise stages add ``--plan-blocks`` /
+``--blocks`` / ``--finalise``.  An empty value (Argo's default for an optional URL) means unset.
 Exit codes: 0 success, 2 bad input or config (one line naming the problem and the fix), 1 internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
+import types
+import typing
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
 from em2exm import storage
 from em2exm.config import section_from_sources, validate
 from em2exm.errors import ReportedError, UserError
+from em2exm.invocation import Invocation
 from em2exm.outputs import Redo
+from em2exm.specs import StageSpec, flag, spec
 
 Options = TypeVar("Options", bound=BaseModel)
 log = logging.getLogger("em2exm")
@@ -28,12 +35,12 @@ log = logging.getLogger("em2exm")
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as UserError (so they print one line and exit 2)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UserError(f"{self.prog}: {message}", f"see {self.prog} --help")
 
 
-def make_parser(name: str, description: str, model: type[BaseModel], section: str) -> argparse.ArgumentParser:
-    """A parser carrying the common stage flags; its help lists every option of ``model`` (the config ``section``)."""
+def tool_parser(name: str, description: str, model: type[BaseModel], section: str) -> argparse.ArgumentParser:
+    """A parser carrying the common flags; its help lists every option of ``model`` (the config ``section``)."""
     parser = _Parser(prog=f"em2exm {name}", description=description, epilog=options_help(model, section),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="pipeline YAML (path or URL); the stage reads its own section")
@@ -78,10 +85,52 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def stage_parser(stage: StageSpec) -> argparse.ArgumentParser:
+    """The stage's parser: the common flags, one per URL field and per flag its spec names, the blockwise phases."""
+    parser = tool_parser(stage.name, stage.summary, stage.params, stage.section)
+    for name in (*stage.urls, *stage.flags):
+        field = stage.params.model_fields[name]
+        meaning = " ".join((field.description or "").split())
+        many = _is_sequence(field.annotation)
+        parser.add_argument("--" + flag(name), dest=name, nargs="+" if many else None, help=meaning.replace("%", "%%"))
+    if stage.blockwise:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
+        group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
+        group.add_argument("--finalise", action="store_true", help="merge processed blocks and commit the output")
+    return parser
+
+
+def _is_sequence(annotation: Any) -> bool:
+    """Whether a field takes several values (a tuple or list, possibly optional or annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list):
+        return True
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return any(_is_sequence(a) for a in typing.get_args(annotation)[: 1 if origin is typing.Annotated else None])
+    return False
+
+
+def parse(stage: StageSpec, argv: Sequence[str]) -> tuple[BaseModel, Invocation]:
+    """The stage's options from the command line, and how it was asked to run."""
+    args = stage_parser(stage).parse_args(argv)
+    params = options_from_args(args, stage.section, stage.params, {n: getattr(args, n) for n in (*stage.urls, *stage.flags)})
+    how = Invocation(redo(args), getattr(args, "plan_blocks", None), getattr(args, "blocks", None),
+                     getattr(args, "finalise", False))
+    return params, how
+
+
+def stage_main(name: str, argv: Sequence[str]) -> None:
+    """Run stage ``name`` (its task, ``em2exm.tasks.<module>.run``) with the command line ``argv``."""
+    stage = spec(name)
+    params, how = parse(stage, argv)
+    importlib.import_module(f"em2exm.tasks.{stage.module}").run(params, how)
+
+
 def options_from_args(args: argparse.Namespace, section: str, model: type[Options], flags: dict[str, Any]) -> Options:
-    """Merge config section, ``--params``, ``--set`` and explicit flags (highest wins) into ``model``."""
+    """Merge config section, ``--params``, ``--set`` and explicit flags (highest wins; empty means unset) into ``model``."""
     data = section_from_sources(section, args.config, args.params, args.set)
-    data.update({k: v for k, v in flags.items() if v is not None})
+    data.update({k: v for k, v in flags.items() if v is not None and v != ""})
     options = validate(model, data, f"the '{section}' options")
     for value in options.model_dump().values():
         if isinstance(value, str):

@@ -12,8 +12,8 @@ import threading
 from typing import Any
 
 import fsspec
-import zarr
 from fsspec.spec import AbstractFileSystem
+from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
 from em2exm.errors import UserError
@@ -67,7 +67,7 @@ def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     return fs, path
 
 
-def zarr_store(url: str, read_only: bool = False) -> zarr.abc.store.Store:
+def zarr_store(url: str, read_only: bool = False) -> Store:
     """A zarr v3 store rooted at ``url``."""
     url = normalise(url)
     if protocol_of(url) == "file":

@@ -81,6 +81,7 @@ def load_state(server: ThreadingHTTPServer, run_dir: str) -> dict:
     """The run's saved viewer state, arranged to show the best experiment (:func:`em2exm.ngstate.arrange`), with
     its data URLs pointing at ``server``."""
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an AF_INET server's bound address (getsockname) names its host as a str
     state_path = Path(run_dir) / STATE_FILE
     if not state_path.exists():
         raise UserError(f"{state_path} does not exist", "run the visualize stage for this run first")

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from em2exm.errors import UserError
 
 SegTarget = Literal["b", "bc", "bcd"]
 Device = Literal["auto", "cpu", "cuda"]
 
 DEFAULT_PATCH: dict[int, tuple[int, ...]] = {2: (128, 128), 3: (17, 65, 65)}
-
-
-def resolve_device(device: Device) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a ``UserError``."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' was asked for but no CUDA GPU is available", "set device: auto or cpu")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class CCGANConfig(BaseModel):

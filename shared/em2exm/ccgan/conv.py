@@ -21,8 +21,9 @@ class _SplitBackwardConv(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, conv: nn.Module
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, conv: nn.Conv2d | nn.Conv3d
     ) -> torch.Tensor:
+        assert not isinstance(conv.padding, str), "only numeric padding has the split backward (see _split)"
         ctx.save_for_backward(x, weight)
         ctx.conv, ctx.has_bias = conv, bias is not None
         return torch.convolution(
@@ -48,7 +49,7 @@ class _SplitBackwardConv(torch.autograd.Function):
         return grad_x, grad_w, grad_b if need_b else None, None
 
 
-def _zeros(conv: nn.Module) -> list[int]:
+def _zeros(conv: nn.Conv2d | nn.Conv3d) -> list[int]:
     return [0] * len(conv.stride)
 
 
@@ -62,12 +63,14 @@ def _format(t: torch.Tensor) -> torch.memory_format:
 
 def _split(conv: nn.Conv2d | nn.Conv3d, x: torch.Tensor) -> bool:
     """Whether the split backward applies: a 3x3(x3) stride-1 convolution (where it measured faster; strided and
-    7x7 layers are not) of a channels-last CPU tensor, with gradients wanted, in float32 (not under autocast)."""
+    7x7 layers are not) with numeric zero padding (``torch.convolution`` takes no 'same'/'valid') of a
+    channels-last CPU tensor, with gradients wanted, in float32 (not under autocast)."""
     if not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
         return False
     if torch.is_autocast_enabled(x.device.type):  # the split kernels are float32 ones
         return False
     square = set(conv.kernel_size) == {3} and set(conv.stride) == {1} and conv.padding_mode == "zeros"
+    square = square and not isinstance(conv.padding, str)
     return square and x.device.type == "cpu" and _format(x) != torch.contiguous_format
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -50,12 +51,15 @@ def ops(dims: int) -> Ops:
     raise ValueError(f"dims must be 2 or 3, not {dims}")
 
 
+M = TypeVar("M", bound=nn.Module)
+
+
 def pytc_group_norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with 8 groups where they divide the channels (PyTC's ``gn``), else fewer."""
     return nn.GroupNorm(next(g for g in (8, 4, 2, 1) if channels % g == 0), channels)
 
 
-def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
+def init_weights(net: M, gain: float = 0.02) -> M:
     """The reference ``init_type='normal'``: conv weights ~ N(0, gain), biases 0, BatchNorm weights ~ N(1, gain)."""
     for module in net.modules():
         if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):

@@ -8,7 +8,6 @@ from typing import Any
 
 from em2exm import storage
 
-CHECKPOINT = "checkpoint.pt"
 LOSSES = "losses.jsonl"
 SAMPLES = "samples"
 TENSORBOARD = "tensorboard"

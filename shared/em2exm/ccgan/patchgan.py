@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from em2exm.ccgan.conv import Conv3d
 from em2exm.ccgan.layers import ops
 
 
@@ -18,10 +19,11 @@ class NLayerDiscriminator(nn.Module):
     def __init__(self, dims: int, input_nc: int = 1, ndf: int = 64, n_layers: int = 3) -> None:
         super().__init__()
         lay = ops(dims)
-        first = {"kernel_size": 4, "stride": 2, "padding": 1}
-        if dims == 3:
-            first = {"kernel_size": (1, 4, 4), "stride": (1, 2, 2), "padding": (0, 1, 1)}
-        sequence: list[nn.Module] = [lay.conv(input_nc, ndf, **first), nn.LeakyReLU(0.2, True)]
+        if dims == 3:  # ops(3).conv
+            first: nn.Module = Conv3d(input_nc, ndf, kernel_size=(1, 4, 4), stride=(1, 2, 2), padding=(0, 1, 1))
+        else:
+            first = lay.conv(input_nc, ndf, kernel_size=4, stride=2, padding=1)
+        sequence: list[nn.Module] = [first, nn.LeakyReLU(0.2, True)]
         mult = 1
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2**n, 8)

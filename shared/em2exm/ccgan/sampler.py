@@ -15,6 +15,7 @@ import numpy as np
 from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.targets import seg_targets
 from em2exm.errors import UserError
+from em2exm.tiling import triple
 
 Batch = dict[str, np.ndarray]
 
@@ -30,7 +31,7 @@ def _check(name: str, array: Any, need_uint8: bool = True) -> tuple[int, int, in
         raise UserError(f"{name} must be a (Z, Y, X) volume, got shape {shape}", "pass a single-channel 3-D volume")
     if need_uint8 and np.dtype(array.dtype) != np.uint8:
         raise UserError(f"{name} must be uint8, got {array.dtype}", "ingest the volume first (it writes uint8)")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 class PatchSampler:
@@ -48,7 +49,7 @@ class PatchSampler:
         self.image_a, self.labels_a, self.image_b = image_a, labels_a, image_b
         self.config, self.rng = config, rng
         patch = config.patch_shape if config.dims == 3 else (1, *config.patch_shape)
-        self.patch: tuple[int, int, int] = patch  # type: ignore[assignment]
+        self.patch: tuple[int, int, int] = triple(patch)
         side = max(patch[1:]) if config.rot90 else 0
         for name, shape in (("domain A", shape_a), ("domain B", shape_b)):
             need = (patch[0], max(patch[1], side), max(patch[2], side))
@@ -62,7 +63,7 @@ class PatchSampler:
         pairs = [self._sample_a() for _ in range(self.config.batch_size)]
         batch = {"A": np.stack([p[0] for p in pairs]), "B": np.stack([self._sample_b() for _ in pairs])}
         if self.config.seg_head:
-            batch["seg"] = np.stack([p[1] for p in pairs])
+            batch["seg"] = np.stack([maps for _, maps in pairs if maps is not None])  # every A patch has maps here
         return batch
 
     def _sample_a(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -101,8 +102,8 @@ class PatchSampler:
 
     def _draw_augment(self) -> tuple[int, tuple[bool, bool, bool]]:
         turns = int(self.rng.integers(4)) if self.config.rot90 else 0
-        flips = tuple(bool(f) for f in self.rng.integers(2, size=3)) if self.config.flip else (False, False, False)
-        return turns, flips  # type: ignore[return-value]
+        flips = triple(bool(f) for f in self.rng.integers(2, size=3)) if self.config.flip else (False, False, False)
+        return turns, flips
 
     def _shape(self, turns: int) -> tuple[int, int, int]:
         z, y, x = self.patch
@@ -115,7 +116,7 @@ class PatchSampler:
     def _augment(self, patch: np.ndarray, turns: int, flips: tuple[bool, bool, bool]) -> np.ndarray:
         axes = [a for a, f in enumerate(flips) if f and (a > 0 or self.config.dims == 3)]
         if axes:
-            patch = np.flip(patch, axes)
+            patch = np.flip(patch, tuple(axes))
         if turns:
             patch = np.rot90(patch, turns, axes=(1, 2))
         return np.ascontiguousarray(patch)

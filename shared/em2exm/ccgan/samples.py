@@ -32,8 +32,8 @@ def _tile(tensor: torch.Tensor, index: int, is_seg: bool, seg_target: str) -> np
     image = item[0, 0]
     if image.ndim == 3:
         image = image[image.shape[0] // 2]
-    image = image.numpy()
-    return np.clip(image if is_seg else (image + 1) / 2, 0, 1)
+    pixels = image.numpy()
+    return np.clip(pixels if is_seg else (pixels + 1) / 2, 0, 1)
 
 
 def sample_rows(visuals: dict[str, torch.Tensor], seg_target: str = "", max_items: int = 2) -> list[list[tuple[str, np.ndarray]]]:

@@ -8,7 +8,9 @@ one discriminator update on pooled fakes. Passes that share a network and an inp
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -18,13 +20,14 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss
 
-from em2exm.ccgan.config import CCGANConfig, resolve_device
+from em2exm.ccgan.config import CCGANConfig
 from em2exm.ccgan.heads import Generator, activate
 from em2exm.ccgan.losses import gan_loss, seg_loss
 from em2exm.ccgan.networks import build_discriminator, build_generator, check_patch, memory_format
 from em2exm.ccgan.pool import ImagePool
 from em2exm.ccgan.schedule import follow_schedule, make_scheduler
 from em2exm.checkpoints import load_weights
+from em2exm.devices import resolve_device
 from em2exm.precision import autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -64,13 +67,15 @@ class CCGANTrainer:
             if config.seg_discriminator:
                 nets["D_seg"] = build_discriminator(config, config.seg_channels)
         self.memory_format = memory_format(config, self.device)
-        self.nets = nn.ModuleDict({k: v.to(self.device, memory_format=self.memory_format) for k, v in nets.items()})
+        # torch's stubs: Module.to takes memory_format (documented, accepted) but no overload lists it
+        moved = {k: v.to(self.device, memory_format=self.memory_format) for k, v in nets.items()}  # type: ignore[call-overload]
+        self.nets = nn.ModuleDict(moved)
         self.generators = [p for k in ("G_A", "G_B") for p in self.nets[k].parameters()]
         self.discriminators = [p for k, net in self.nets.items() if k.startswith("D") for p in net.parameters()]
-        adam = {"lr": config.lr, "betas": (config.beta1, config.beta2), "fused": True}
+        betas = (config.beta1, config.beta2)
         self.optimizers = {
-            "G": torch.optim.Adam(self.generators, **adam),
-            "D": torch.optim.Adam(self.discriminators, **adam),
+            "G": torch.optim.Adam(self.generators, lr=config.lr, betas=betas, fused=True),
+            "D": torch.optim.Adam(self.discriminators, lr=config.lr, betas=betas, fused=True),
         }
         self.schedulers = {k: make_scheduler(opt, config) for k, opt in self.optimizers.items()}
         cuda_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
@@ -86,12 +91,17 @@ class CCGANTrainer:
     @property
     def G_A(self) -> Generator:  # noqa: N802 (reference name)
         """The A -> B (EM -> ExM) generator."""
-        return self.nets["G_A"]  # type: ignore[return-value]
+        return self._generator("G_A")
 
     @property
     def G_B(self) -> Generator:  # noqa: N802 (reference name)
         """The B -> A (ExM -> EM) generator."""
-        return self.nets["G_B"]  # type: ignore[return-value]
+        return self._generator("G_B")
+
+    def _generator(self, name: str) -> Generator:
+        net = self.nets[name]
+        assert isinstance(net, Generator)  # build_generator made it
+        return net
 
     def step(self, batch: Mapping[str, Any]) -> dict[str, float]:
         """One full iteration on ``{"A", "B"[, "seg"]}`` (N, 1, *patch) in [-1, 1]; returns the losses."""
@@ -137,13 +147,13 @@ class CCGANTrainer:
         out: dict[str, torch.Tensor | None] = {"fake_B": image[:n], "idt_A": image[n:] if idt else None}
         out["seg_syn_A"] = seg[:n] if seg is not None else None  # G_A's head on real A (EM labels apply)
         image, seg = self.G_B(torch.cat([real_b, real_a]) if idt else real_b)
-        out.update(fake_A=image[:n], idt_B=image[n:] if idt else None)
+        fake_a = image[:n]
+        out.update(fake_A=fake_a, idt_B=image[n:] if idt else None)
         out["seg_syn_B"] = seg[:n] if seg is not None else None  # G_B's head on real B (ExM, no labels)
         out["rec_A"], out["seg_rec_A"] = self.G_B(out["fake_B"])  # G_B's head on fake B (EM labels apply)
         detach = (c.seg_discriminator and c.detach_seg_adv) or (
             c.seg_consistency_weight > 0 and c.detach_seg_consistency
         )
-        fake_a = out["fake_A"]
         image, seg = self.G_A(torch.cat([fake_a, fake_a.detach()]) if detach else fake_a)
         out["rec_B"] = image[:n]
         out["seg_rec_B"] = seg[:n] if seg is not None else None  # G_A's head on fake A (B's content)
@@ -166,7 +176,7 @@ class CCGANTrainer:
         if c.lambda_identity > 0:
             losses["idt_A"] = l1_loss(out["idt_A"].float(), real_b) * c.lambda_B * c.lambda_identity
             losses["idt_B"] = l1_loss(out["idt_B"].float(), real_a) * c.lambda_A * c.lambda_identity
-        total = sum(losses.values())
+        total: torch.Tensor = functools.reduce(operator.add, losses.values())  # sum() without its int 0 start
         if target is None:
             return total
         losses["seg_syn"] = seg_loss(out["seg_syn_A"], target, c.seg_target)

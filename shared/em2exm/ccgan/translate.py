@@ -14,45 +14,31 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from em2exm.boxes import window_overlap
 from em2exm.ccgan.heads import Generator, activate
 from em2exm.ccgan.sampler import to_unit
+from em2exm.tiling import (
+    Blend,
+    Blender,
+    BlockGrid,
+    Box,
+    BoxReader,
+    Triple,
+    WindowGrid,
+    read_padded,
+    span,
+    stride_for,
+    window_weights,
+)
 
-Box = tuple[slice, slice, slice]
-Triple = tuple[int, int, int]
 ReadBlock = Callable[[Box], np.ndarray]
 WriteBlock = Callable[[Box, np.ndarray, "np.ndarray | None"], None]
-Blend = Literal["gaussian", "linear"]
-
-
-def window_starts(n: int, w: int, stride: int) -> list[int]:
-    """Window starts along one axis of length ``n`` (one centred, padded window when ``n <= w``)."""
-    if n <= w:
-        return [(n - w) // 2]
-    return sorted({*range(0, n - w, stride), n - w})
-
-
-def blend_weights(window: Triple, blend: Blend = "gaussian", sigma: float = 0.25) -> np.ndarray:
-    """Separable blending weights (float32, > 0): Gaussian in [-1, 1] coordinates plus 1e-4, or a linear ramp."""
-    weight = np.ones(window, np.float32)
-    for axis, w in enumerate(window):
-        if w == 1:
-            continue
-        if blend == "gaussian":
-            r = np.linspace(-1.0, 1.0, w)
-            profile = np.exp(-(r**2) / (2 * sigma**2))
-        elif blend == "linear":
-            i = np.arange(w)
-            profile = np.minimum(i + 1, w - i) / ((w + 1) // 2)
-        else:
-            raise ValueError(f"unknown blend {blend!r}")
-        weight *= profile.astype(np.float32).reshape([-1 if a == axis else 1 for a in range(3)])
-    return weight + np.float32(1e-4) if blend == "gaussian" else weight
+SIGMA = 0.25
+"""Gaussian blend sigma in [-1, 1] window coordinates (seg-infer keeps PyTC's 0.2)."""
 
 
 def translate_volume(
@@ -66,7 +52,7 @@ def translate_volume(
     device: str | torch.device = "cpu",
     *,
     blend: Blend = "gaussian",
-    block: Sequence[int] | None = None,
+    block: Triple | None = None,
     batch_size: int = 1,
     amp: bool = False,
 ) -> None:
@@ -82,21 +68,16 @@ def translate_volume(
     if block is None:
         w = translator.window
         block = (1, *translator.shape[1:]) if dims == 2 else (4 * w[0], 8 * w[1], 8 * w[2])
-    for core in block_boxes(translator.shape, block):
+    for core in BlockGrid(translator.shape, block).cores():
         write_block(core, *translator(read_block, core))
 
 
-def block_boxes(shape: Sequence[int], block: Sequence[int]) -> list[Box]:
-    """The output blocks of a (Z, Y, X) volume in C order: boxes of ``block`` voxels, clipped at the end."""
-    grid = [range(0, int(n), max(1, int(b))) for n, b in zip(shape, block)]
-    return [
-        tuple(slice(o, min(o + int(b), int(n))) for o, b, n in zip(origin, block, shape))  # type: ignore[misc]
-        for origin in itertools.product(*grid)
-    ]
-
-
 class Translator:
-    """Translates any block of one volume: the window grid and weights are fixed by the volume shape alone."""
+    """Translates any block of one volume: the window grid and weights are fixed by the volume shape alone.
+
+    Its grid rounds the stride to the nearest voxel and centres a window on a thinner volume with the odd padding
+    voxel before it; its Gaussian is separable with sigma :data:`SIGMA` (see :mod:`em2exm.tiling`).
+    """
 
     def __init__(
         self,
@@ -111,23 +92,22 @@ class Translator:
         batch_size: int = 1,
         amp: bool = False,
     ) -> None:
-        self.shape: Triple = tuple(int(n) for n in shape)  # type: ignore[assignment]
-        self.window: Triple = (1, *patch) if dims == 2 else tuple(patch)  # type: ignore[assignment]
-        if len(self.shape) != 3 or len(self.window) != 3:
-            raise ValueError(f"need a 3-D shape and a {dims}-D patch, got {self.shape} and {tuple(patch)}")
-        if not 0 <= overlap < 1:
-            raise ValueError("overlap must be in [0, 1)")
-        stride = [max(1, round(w * (1 - overlap))) for w in self.window]
-        self.starts = [window_starts(n, w, s) for n, w, s in zip(self.shape, self.window, stride)]
-        self.weight = blend_weights(self.window, blend)
+        volume = tuple(int(n) for n in shape)
+        window = (1, *patch) if dims == 2 else tuple(patch)
+        if len(volume) != 3 or len(window) != 3:
+            raise ValueError(f"need a 3-D shape and a {dims}-D patch, got {volume} and {tuple(patch)}")
+        self.shape: Triple = volume
+        self.window: Triple = window
+        self.grid = WindowGrid(self.window, stride_for(self.window, overlap, "nearest"))
+        self.starts = self.grid.starts(self.shape, spare="before")
+        self.weight = window_weights(self.window, blend, SIGMA, "separable")
         self.batch_size = batch_size
         self.run = _Runner(generator.to(device).eval(), torch.device(device), dims, amp)
 
     def __call__(self, read_block: ReadBlock, core: Box) -> tuple[np.ndarray, np.ndarray | None]:
         """The uint8 image (Z, Y, X) and seg maps (C, Z, Y, X) or None of the output box ``core``."""
-        return _translate_block(
-            self.run, read_block, self.shape, core, self.window, self.starts, self.weight, self.batch_size
-        )
+        return _translate_block(self.run, read_block, self.shape, core, self.grid, self.starts, self.weight,
+                                self.batch_size)
 
 
 class _Runner:
@@ -157,30 +137,24 @@ def _translate_block(
     read_block: ReadBlock,
     shape: Triple,
     core: Box,
-    window: Triple,
+    grid: WindowGrid,
     starts: list[list[int]],
     weight: np.ndarray,
     batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    per_axis = [[s for s in axis if s < c.stop and s + w > c.start] for axis, c, w in zip(starts, core, window)]
+    per_axis = [[axis[k] for k in ks] for axis, ks in zip(starts, grid.overlapping(starts, core))]
     windows = list(itertools.product(*per_axis))
-    lo = [min(w[a] for w in windows) for a in range(3)]
-    hi = [max(w[a] for w in windows) + window[a] for a in range(3)]
-    data = _read_padded(read_block, shape, lo, hi)
-    core_shape = tuple(c.stop - c.start for c in core)
+    lo, hi = span(windows, grid.size)
+    data = read_padded(BoxReader(read_block, shape), lo, hi)
     channels = len(run.generator.seg_target)
-    acc = np.zeros((1 + channels, *core_shape), np.float32)
-    total = np.zeros(core_shape, np.float32)
+    blender = Blender(core, 1 + channels, weight)
     for i in range(0, len(windows), batch_size):
         batch = windows[i : i + batch_size]
-        crops = [data[tuple(slice(s - a, s - a + w) for s, a, w in zip(win, lo, window))] for win in batch]
+        crops = [data[tuple(slice(s - a, s - a + w) for s, a, w in zip(win, lo, grid.size))] for win in batch]
         images, segs = run(crops)
         for k, win in enumerate(batch):
-            src, dst = window_overlap(win, window, core)
-            out = images[k] if segs is None else np.concatenate([images[k], segs[k]])
-            acc[(slice(None), *dst)] += out[(slice(None), *src)] * weight[src]
-            total[dst] += weight[src]
-    acc /= total
+            blender.add(win, images[k] if segs is None else np.concatenate([images[k], segs[k]]))
+    acc = blender.result()
     image = np.clip(np.rint((acc[0] + 1) * 127.5), 0, 255).astype(np.uint8)
     if not channels:
         return image, None
@@ -189,18 +163,6 @@ def _translate_block(
         d = run.generator.seg_target.index("d")
         maps[d] = (maps[d] + 1) / 2
     return image, np.clip(np.rint(maps * 255), 0, 255).astype(np.uint8)
-
-
-def _read_padded(read_block: ReadBlock, shape: Triple, lo: list[int], hi: list[int]) -> np.ndarray:
-    """Voxels of [lo, hi), reflect-padded where the box leaves the volume (only when it is smaller than a window)."""
-    box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
-    data = np.asarray(read_block(box))  # type: ignore[arg-type]
-    for axis, (s, a, b) in enumerate(zip(box, lo, hi)):
-        if (s.start - a, b - s.stop) != (0, 0):
-            pads = [(s.start - a, b - s.stop) if k == axis else (0, 0) for k in range(3)]
-            data = np.pad(data, pads, mode="reflect" if data.shape[axis] > 1 else "edge")
-    return data
-
 
 
 def array_reader(volume: Any) -> ReadBlock:

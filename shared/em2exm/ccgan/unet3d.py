@@ -19,8 +19,9 @@ Kernel = tuple[int, int, int]
 
 def conv_gn_elu(cin: int, cout: int, kernel: Kernel, stride: int | Kernel = 1, act: bool = True) -> nn.Sequential:
     """'same' Conv3d (replicate padding) + GroupNorm (+ ELU)."""
-    padding = tuple(k // 2 for k in kernel)
-    conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, padding_mode="replicate", bias=False)
+    kz, ky, kx = kernel
+    conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=(kz // 2, ky // 2, kx // 2), padding_mode="replicate",
+                     bias=False)
     return nn.Sequential(conv, pytc_group_norm(cout), nn.ELU(inplace=True) if act else nn.Identity())
 
 
@@ -75,7 +76,9 @@ class ResUNet3D(Generator):
             x = level(x)
             skips.append(x)
         skips.pop()
-        for conv, block in reversed(self.up):
+        for level in reversed(self.up):
+            assert isinstance(level, nn.ModuleList)  # each up level is [conv, residual block]
+            conv, block = level
             skip = skips.pop()
             x = interpolate(conv(x), size=skip.shape[2:], mode="trilinear", align_corners=True) + skip
             x = block(x)

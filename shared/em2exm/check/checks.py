@@ -14,6 +14,7 @@ from em2exm.check.store import check_store
 from em2exm.errors import UserError
 from em2exm.pipeline import Pipeline, Step, build_pipeline, common_voxel_size
 from em2exm.pipeline_config import PipelineConfig
+from em2exm.tiling import triple
 
 
 def _pipeline(report: Report, loaded: Loaded) -> Pipeline | None:
@@ -42,8 +43,8 @@ def run_checks(loaded: Loaded, report: Report, gpu: GpuMode = "local", only: Seq
     volumes = Volumes()
     if loaded.inputs is not None:
         exm = loaded.inputs.exm
-        common = common_voxel_size(loaded.config) if loaded.config else tuple(v / exm.expansion_factor for v in exm.voxel_size)
-        volumes = check_inputs(report, loaded.inputs, common, loaded.config.ingest if loaded.config else None)  # type: ignore[arg-type]
+        common = common_voxel_size(loaded.config) if loaded.config else triple(v / exm.expansion_factor for v in exm.voxel_size)
+        volumes = check_inputs(report, loaded.inputs, common, loaded.config.ingest if loaded.config else None)
     if loaded.run is not None:
         check_store(report, loaded.run.store, written_bytes(steps, volumes) if steps else None)
     if loaded.config is not None:

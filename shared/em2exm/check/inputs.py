@@ -9,6 +9,7 @@ from em2exm.check.probe import Header, header, spatial_shape
 from em2exm.check.report import Report
 from em2exm.config import IngestOptions, Inputs, VolumeSource
 from em2exm.errors import UserError
+from em2exm.tiling import triple
 
 Shape = tuple[int, int, int]
 
@@ -25,7 +26,7 @@ class Volumes:
     def largest(self) -> Shape | None:
         """The per-axis maximum of the volumes on the common grid: what bounds any step's block."""
         shapes = [s for s in (self.em, self.exm) if s is not None]
-        return tuple(max(axis) for axis in zip(*shapes)) if shapes else None  # type: ignore[return-value]
+        return tuple(max(axis) for axis in zip(*shapes)) if shapes else None
 
 
 def _nm(voxel: tuple[float, ...]) -> str:
@@ -35,7 +36,7 @@ def _nm(voxel: tuple[float, ...]) -> str:
 def _cropped(shape: Shape, ingest: IngestOptions | None) -> Shape:
     if ingest is None or ingest.crop is None:
         return shape
-    return tuple(max(0, min(hi, s) - lo) for (lo, hi), s in zip(ingest.crop, shape))  # type: ignore[return-value]
+    return triple(max(0, min(hi, s) - lo) for (lo, hi), s in zip(ingest.crop, shape))
 
 
 def _open(report: Report, what: str, location: str, source: VolumeSource) -> tuple[Header | None, Shape | None]:

@@ -1,13 +1,24 @@
 """Instance decoding of network maps: PyTC v1.0-compatible decoders and blockwise decoding."""
 
-from em2exm.decode.blocks import BlockPlan
-from em2exm.decode.blockwise import BlockData, decode_block, plan_for
-from em2exm.decode.decoders import bc_connected, bc_watershed, bcd_watershed, binary_watershed, spec
-from em2exm.decode.mergetable import MergeTable
-from em2exm.decode.stitch import merge, merge_loaded
-from em2exm.decode.tiled import decode_blockwise
+from em2exm.lazy import exports
 
+_WHERE = {
+    "BlockData": "blockwise",
+    "BlockPlan": "blocks",
+    "MergeTable": "mergetable",
+    "bc_connected": "decoders",
+    "bc_watershed": "decoders",
+    "bcd_watershed": "decoders",
+    "binary_watershed": "decoders",
+    "decode_block": "blockwise",
+    "decode_blockwise": "tiled",
+    "merge": "stitch",
+    "merge_loaded": "stitch",
+    "plan_for": "blockwise",
+    "spec": "decoders",
+}
 __all__ = [
     "BlockData", "BlockPlan", "MergeTable", "bc_connected", "bc_watershed", "bcd_watershed", "binary_watershed",
     "decode_block", "decode_blockwise", "merge", "merge_loaded", "plan_for", "spec",
 ]
+__getattr__ = exports(__name__, _WHERE)

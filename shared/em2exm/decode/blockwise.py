@@ -19,6 +19,7 @@ from em2exm.decode.ccblock import connected_block
 from em2exm.decode.specs import Spec, Watershed
 from em2exm.decode.wsblock import watershed_block
 from em2exm.errors import UserError
+from em2exm.tiling import Readable
 
 
 @dataclass
@@ -50,15 +51,17 @@ def plan_for(shape: tuple[int, int, int], block: tuple[int, int, int], spec: Spe
     return plan
 
 
-def decode_block(maps: object, plan: BlockPlan, block_id: int, spec: Spec) -> tuple[np.ndarray, BlockData]:
+def decode_block(maps: Readable, plan: BlockPlan, block_id: int, spec: Spec) -> tuple[np.ndarray, BlockData]:
     """Read ``maps[:, outer]`` (any array-like: numpy, zarr), decode the block as ``spec`` sets it
     (from :func:`em2exm.decode.decoders.spec`) and return its core's block-local ids and stitching
     arrays."""
     if plan.halo != spec.halo:
         raise ValueError(f"plan halo {plan.halo} is not the {spec.halo} that {spec.name} needs (use plan_for)")
-    block = np.asarray(maps[(slice(None), *plan.outer(block_id))])  # type: ignore[index]
-    run = watershed_block if isinstance(spec, Watershed) else connected_block
-    local, arrays = run(block, plan, block_id, spec)  # type: ignore[arg-type]
+    block = np.asarray(maps[(slice(None), *plan.outer(block_id))])
+    if isinstance(spec, Watershed):
+        local, arrays = watershed_block(block, plan, block_id, spec)
+    else:
+        local, arrays = connected_block(block, plan, block_id, spec)
     if local.size and int(local.max()) >= plan.id_stride:
         raise ValueError(f"block {block_id} has id {int(local.max())}, above the plan's {plan.id_stride - 1} per block")
     return local, BlockData(block_id, arrays)

@@ -51,7 +51,7 @@ def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, of
                     continue
                 reach = 2 * (255 - np.int64(fg[j])) + (key & 1)
                 if reach < key:
-                    reach = key
+                    reach = np.int64(key)
                 fg[j] = 0
                 labels[j] = label
                 values[j] = reach >> 1
@@ -68,7 +68,7 @@ _GOLDEN = np.uint64(11400714819323198485)  # 2**64 / golden ratio: Fibonacci has
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _slot(key: np.int64, bits: int) -> np.int64:
+def _slot(key: int | np.int64, bits: int) -> np.int64:
     return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits))
 
 
@@ -89,7 +89,7 @@ def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find(table: np.ndarray, bits: int, keys: np.ndarray, key: np.int64) -> np.int64:
+def _find(table: np.ndarray, bits: int, keys: np.ndarray, key: int | np.int64) -> np.int64:
     """Position of ``key`` in ``keys`` through ``table``, or -1."""
     mask = table.size - 1
     slot = _slot(key, bits)
@@ -116,12 +116,12 @@ def sparse_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, label:
     for i in range(n):
         if label[i] < 0:
             continue
-        key = np.int64(value[i])
-        if tail[key] >= 0:
-            after[tail[key]] = i
+        entry = np.int64(value[i])
+        if tail[entry] >= 0:
+            after[tail[entry]] = i
         else:
-            head[key] = i
-        tail[key] = i
+            head[entry] = i
+        tail[entry] = i
     ny, nx = shape[1], shape[2]
     plane = ny * nx
     for key in range(256):
@@ -151,7 +151,7 @@ def sparse_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, label:
                 if j < 0 or label[j] >= 0:
                     continue
                 label[j] = label[i]
-                reach = max(255 - np.int64(level[j]), key)
+                reach = max(255 - np.int64(level[j]), np.int64(key))
                 if tail[reach] >= 0:
                     after[tail[reach]] = j
                 else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-Box = tuple[slice, slice, slice]
+from em2exm.tiling import Box
 
 
 def _span(profile: np.ndarray, margin: int) -> slice:
@@ -29,4 +29,4 @@ def box_at_least(volume: np.ndarray, floor: int, margin: tuple[int, int, int] = 
 
 def box_shape(box: Box, pad: int = 0) -> tuple[int, int, int]:
     """Shape of ``box`` with ``pad`` voxels added on every side."""
-    return tuple(s.stop - s.start + 2 * pad for s in box)  # type: ignore[return-value]
+    return tuple(s.stop - s.start + 2 * pad for s in box)

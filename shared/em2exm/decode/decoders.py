@@ -25,6 +25,7 @@ from em2exm.decode.sizes import smallest_kept
 from em2exm.decode.specs import Connected, Spec, Watershed
 from em2exm.decode.watershed import seeded_watershed
 from em2exm.errors import UserError
+from em2exm.tiling import triple
 
 Scale = Sequence[float]
 _MODES = ("background", "none")
@@ -144,14 +145,14 @@ def binary_watershed(
 def _bc_connected_spec(thres1: float, thres2: float, thres_small: int, dilation_struct: Sequence[int],
                        remove_small_mode: str, float_scale: float | None, small_inclusive: bool) -> Connected:
     _probabilities(thres1=thres1, thres2=thres2)
-    size = tuple(int(s) for s in check_triple("dilation_struct", dilation_struct, integer=True))
+    size = triple(int(s) for s in check_triple("dilation_struct", dilation_struct, integer=True))
     if any(s % 2 == 0 for s in size):
         raise UserError(
             f"dilation_struct={tuple(dilation_struct)} has an even size",
             "use odd sizes (PyTC's default is (1, 5, 5)); even boxes have no centre",
         )
     table = r.table(r.above(thres1), r.below(thres2))
-    return Connected("bc_connected", table, size, _small(thres_small, remove_small_mode, small_inclusive),  # type: ignore[arg-type]
+    return Connected("bc_connected", table, size, _small(thres_small, remove_small_mode, small_inclusive),
                      float_scale)
 
 

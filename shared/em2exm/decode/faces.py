@@ -8,14 +8,12 @@ labels of the same voxels can be paired. Faces are named by axis and side: ``'z-
 from __future__ import annotations
 
 from em2exm.decode.blocks import AXES, BlockPlan
-from em2exm.decode.crop import Box
+from em2exm.tiling import Box, triple
 
 
 def shared_faces(plan: BlockPlan, block_id: int) -> list[tuple[int, str]]:
     """(axis, side) of every face of ``block_id`` that has a neighbour."""
-    coords = plan.coords(block_id)
-    return [(axis, side) for axis in range(3) for side, there in (("-", coords[axis] > 0),
-                                                                   ("+", coords[axis] + 1 < plan.grid[axis])) if there]
+    return list(plan.neighbours(block_id))
 
 
 def face_name(axis: int, side: str) -> str:
@@ -30,10 +28,10 @@ def slab(plan: BlockPlan, block_id: int, axis: int, side: str, depth: int) -> Bo
     plane = core[axis].start if side == "-" else core[axis].stop
     box = list(outer)
     box[axis] = slice(max(plane - depth, 0), min(plane + depth, plan.shape[axis]))
-    return tuple(box)  # type: ignore[return-value]
+    return triple(box)
 
 
 def within(box: Box, origin: Box) -> Box:
     """``box`` in the coordinates of an array that holds ``origin``."""
-    return tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, origin))  # type: ignore[return-value]
+    return triple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, origin))
 

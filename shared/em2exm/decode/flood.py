@@ -118,14 +118,14 @@ def flood(
     size = 0
     markers = 0
     for k in range(found):  # pushes write heap[size], size <= k: the positions ahead stay intact
-        i = np.int64(heap[k])
-        seed = seeds[i]
+        at = np.int64(heap[k])
+        seed = seeds[at]
         if not keep[seed]:
             continue
-        labels[i] = seed
+        labels[at] = seed
         counts[seed] += 1
-        size = _push(heap, size, (np.uint64(255 - fg[i]) << value_shift) | np.uint64(i), shift)
-        fg[i] = 0
+        size = _push(heap, size, (np.uint64(255 - fg[at]) << value_shift) | np.uint64(at), shift)
+        fg[at] = 0
         markers += 1
     age = np.uint64(1)
     while markers > 0:
@@ -154,7 +154,7 @@ def flood(
 @njit(cache=True, nogil=True)
 def _drain(
     fg: np.ndarray, labels: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
-    heap: np.ndarray, size: int, index_bits: int, age_bits: int, max_age: int,
+    heap: np.ndarray, size: int, index_bits: int, age_bits: int, max_age: np.int64,
 ) -> None:
     """Finish a flood whose heap (``heap[:size]``) holds no marker: pop in (value, age) order."""
     value_shift = np.uint64(index_bits + age_bits)
@@ -196,7 +196,7 @@ def _drain(
                     continue
                 value = 255 - np.int64(fg[j])
                 if value < level:
-                    value = level
+                    value = np.int64(level)
                 fg[j] = 0
                 labels[j] = label
                 counts[label] += 1

@@ -55,7 +55,7 @@ def check_count(name: str, value: int) -> None:
         raise UserError(f"{name}={value} is not a voxel count", f"set {name} to an integer >= 0")
 
 
-def check_triple(name: str, values: Sequence[float], integer: bool = False) -> tuple[float, ...]:
+def check_triple(name: str, values: Sequence[float], integer: bool = False) -> tuple[float, float, float]:
     """Return ``values`` as a (Z, Y, X) tuple of positive numbers, or raise UserError."""
     out = tuple(values)
     if len(out) != 3 or any(v <= 0 or (integer and int(v) != v) for v in out):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from em2exm.config import StrictModel
-from em2exm.decode import decoders
-from em2exm.decode.specs import Spec
 from em2exm.errors import UserError
+from em2exm.tiling.grid import Triple
+
+if TYPE_CHECKING:
+    from em2exm.decode.specs import Spec
 
 Mode = Literal["bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected"]
 MODES: tuple[str, ...] = ("bc_watershed", "bcd_watershed", "binary_watershed", "bc_connected")
@@ -20,7 +22,6 @@ _LETTERS = {"foreground": "B", "binary": "B", "semantic": "B", "b": "B", "contou
             "c": "C", "distance": "D", "signed_distance": "D", "d": "D"}
 _AUTO = {"B": "binary_watershed", "BC": "bc_watershed", "BCD": "bcd_watershed"}
 _THRESHOLDS = ("thres1", "thres2", "thres3", "thres4", "thres5")
-Triple = tuple[int, int, int]
 
 
 class DecodeOptions(StrictModel):
@@ -81,6 +82,8 @@ class DecodeOptions(StrictModel):
 
     def spec(self, mode: str) -> Spec:
         """``mode``'s checked settings with these options (thresholds set here must be ones it takes)."""
+        from em2exm.decode import decoders  # numba: loaded only when a stage decodes
+
         accepted = inspect.signature(decoders.DECODERS[mode]).parameters
         kwargs: dict[str, Any] = {}
         for name, value in self.model_dump().items():

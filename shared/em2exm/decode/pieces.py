@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from em2exm.decode.crop import Box
+from em2exm.tiling import Box
 
 NONE = np.iinfo(np.int64).max
 

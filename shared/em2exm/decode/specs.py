@@ -8,6 +8,7 @@ import numpy as np
 
 from em2exm.decode.inputs import as_uint8_maps
 from em2exm.decode.rules import Rules
+from em2exm.tiling import triple
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Connected:
     @property
     def halo(self) -> tuple[int, int, int]:
         """Context a block needs: the dilation's reach, and one voxel for components touching across faces."""
-        return tuple(max(s // 2, 1) for s in self.dilation)  # type: ignore[return-value]
+        return triple(max(s // 2, 1) for s in self.dilation)
 
     def maps(self, volume: np.ndarray) -> np.ndarray:
         """``volume`` as the checked uint8 (C, Z, Y, X) maps this decoder reads."""

@@ -23,7 +23,7 @@ def block_url(output: str, block_id: int) -> str:
 def save_block(output: str, data: BlockData) -> None:
     """Store one block's stitching arrays as a compressed npz."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **data.to_arrays())
+    np.savez_compressed(buffer, allow_pickle=False, **data.to_arrays())  # numeric arrays; np.load reads no pickles
     storage.write_bytes(block_url(output, data.block_id), buffer.getvalue())
 
 

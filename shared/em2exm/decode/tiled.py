@@ -11,14 +11,15 @@ from em2exm.decode.blockwise import decode_block, plan_for
 from em2exm.decode.relabel import label_dtype
 from em2exm.decode.specs import Spec
 from em2exm.decode.stitch import merge
+from em2exm.tiling import Readable
 
 
-def decode_blockwise(maps: object, block: tuple[int, int, int], spec: Spec) -> np.ndarray:
+def decode_blockwise(maps: Readable, block: tuple[int, int, int], spec: Spec) -> np.ndarray:
     """Labels 1..N of ``maps`` (C, Z, Y, X array-like) decoded in blocks of ``block`` voxels and stitched."""
     shape = tuple(np.shape(maps)[1:])
     if len(shape) != 3:
         raise ValueError(f"maps of shape {np.shape(maps)} are not (C, {', '.join(AXES.upper())})")
-    plan = plan_for(shape, block, spec)  # type: ignore[arg-type]
+    plan = plan_for(shape, block, spec)
     staged, blocks = [], []
     for block_id in plan.block_ids():
         local, data = decode_block(maps, plan, block_id, spec)

@@ -32,6 +32,7 @@ from em2exm.decode.pieces import piece_stats
 from em2exm.decode.seeds import label_seeds
 from em2exm.decode.specs import Watershed
 from em2exm.decode.watershed import offsets
+from em2exm.tiling import triple
 
 
 @njit(cache=True, nogil=True)
@@ -98,7 +99,7 @@ def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     classify(maps, spec.rules.fg, spec.rules.seed, level, seed_map)
     seeds, n = label_seeds(seed_map)
     del seed_map
-    inner = tuple(slice(r.start + 1, r.stop + 1) for r in within(core, outer))
+    inner = triple(slice(r.start + 1, r.stop + 1) for r in within(core, outer))
     count, first, outside = piece_stats(seeds, n, inner, tuple(o.start - 1 for o in outer), plan.shape)
     kept = count >= spec.seed_min
     uncertain = ~kept & outside & (count > 0)

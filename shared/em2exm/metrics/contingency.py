@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import fastremap
@@ -36,9 +37,11 @@ def _reduce(gt: np.ndarray, seg: np.ndarray, counts: np.ndarray) -> Table:
     return Table(gt[first], seg[first], np.add.reduceat(counts, first) if first.size else counts[:0])
 
 
-def _inverse(mapping: dict[int, int]) -> np.ndarray:
+def _inverse(mapping: Mapping[int, int] | Mapping[float, float]) -> np.ndarray:
+    """Renumbered id -> original id, from fastremap's original -> renumbered ``mapping`` (float keys come only
+    from float arrays, which :func:`pair_counts` refuses)."""
     inverse = np.zeros(len(mapping) + 1, np.int64)
-    inverse[list(mapping.values())] = list(mapping.keys())
+    inverse[np.fromiter(mapping.values(), np.int64, len(mapping))] = list(mapping.keys())
     return inverse
 
 

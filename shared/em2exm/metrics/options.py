@@ -8,8 +8,7 @@ from pydantic import Field, field_validator
 
 from em2exm.config import StrictModel
 from em2exm.metrics.matching import THRESHOLDS
-
-Box = tuple[slice, slice, slice]
+from em2exm.tiling.grid import Box, triple
 
 
 class EvaluateOptions(StrictModel):
@@ -51,4 +50,4 @@ class EvaluateOptions(StrictModel):
         axis = "zyx".index(self.region_axis)
         box = [slice(0, n) for n in shape]
         box[axis] = slice(int(self.region_start * shape[axis]), shape[axis])
-        return tuple(box)  # type: ignore[return-value]
+        return triple(box)

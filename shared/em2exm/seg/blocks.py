@@ -17,12 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from em2exm.boxes import window_overlap
 from em2exm.seg.heads import normalize_image, out_channels
 from em2exm.seg.predict import Predictor
-from em2exm.seg.window import SlidingWindow, read_reflect
-
-Triple = tuple[int, int, int]
+from em2exm.seg.window import SlidingWindow
+from em2exm.tiling import Blender, BlockGrid, Box, Triple, read_padded, span, triple
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Block:
     """One unit of work: the core it writes and the global window batches it runs."""
 
     index: int
-    core: tuple[slice, slice, slice]
+    core: Box
     batches: tuple[tuple[Triple, ...], ...]
     window: SlidingWindow
     batch_size: int
@@ -38,10 +36,7 @@ class Block:
     @property
     def read(self) -> tuple[Triple, Triple]:
         """(start, stop) of the input box, in volume coordinates (may reach into the reflect padding)."""
-        windows = [w for batch in self.batches for w in batch]
-        start = tuple(min(w[a] for w in windows) for a in range(3))
-        stop = tuple(max(w[a] for w in windows) + self.window.size[a] for a in range(3))
-        return start, stop  # type: ignore[return-value]
+        return span([w for batch in self.batches for w in batch], self.window.size)
 
 
 class BlockPlan:
@@ -50,36 +45,29 @@ class BlockPlan:
     def __init__(self, shape: Triple, block_shape: Triple, window: SlidingWindow, batch_size: int = 2) -> None:
         if min(block_shape) < 1 or batch_size < 1:
             raise ValueError("block sizes and batch_size must be >= 1")
-        self.shape = tuple(int(n) for n in shape)
-        self.block_shape = tuple(int(n) for n in block_shape)
+        self.blocks = BlockGrid(shape, block_shape)
+        self.shape, self.block_shape, self.grid = self.blocks.shape, self.blocks.block, self.blocks.grid
         self.window = window
         self.batch_size = batch_size
-        self.grid = tuple(-(-n // b) for n, b in zip(self.shape, self.block_shape))
-        self._starts = window.starts(self.shape)  # type: ignore[arg-type]
+        self._starts = window.starts(self.shape)
         self._counts = tuple(len(s) for s in self._starts)
 
     def __len__(self) -> int:
-        return int(np.prod(self.grid))
+        return len(self.blocks)
 
     def __getitem__(self, index: int) -> Block:
-        if not 0 <= index < len(self):
-            raise IndexError(f"block {index} out of range 0..{len(self) - 1}")
-        position = [int(p) for p in np.unravel_index(index, self.grid)]
-        core = tuple(slice(p * b, min((p + 1) * b, n)) for p, b, n in zip(position, self.block_shape, self.shape))
-        per_axis = [
-            [k for k, s in enumerate(starts) if s < c.stop and s + w > c.start]
-            for starts, c, w in zip(self._starts, core, self.window.size)
-        ]
+        core = self.blocks.core(index)
+        per_axis = self.window.overlapping(self._starts, core)
         needed = np.ravel_multi_index(np.array(list(itertools.product(*per_axis))).T, self._counts)
         total = int(np.prod(self._counts))
         batches = tuple(
             tuple(self._window(i) for i in range(g * self.batch_size, min((g + 1) * self.batch_size, total)))
             for g in np.unique(needed // self.batch_size).tolist()
         )
-        return Block(index, core, batches, self.window, self.batch_size)  # type: ignore[arg-type]
+        return Block(index, core, batches, self.window, self.batch_size)
 
     def _window(self, flat: int) -> Triple:
-        return tuple(self._starts[a][k] for a, k in enumerate(np.unravel_index(flat, self._counts)))  # type: ignore[return-value]
+        return triple(self._starts[a][k] for a, k in enumerate(np.unravel_index(flat, self._counts)))
 
     def __iter__(self) -> Iterator[Block]:
         return (self[i] for i in range(len(self)))
@@ -90,24 +78,16 @@ def infer_block(model: Predictor, volume: Any, block: Block) -> np.ndarray:
     if model.batch_size != block.batch_size:
         raise ValueError(f"predictor batch_size {model.batch_size} != plan batch_size {block.batch_size}")
     start, _ = block.read
-    image = normalize_image(read_reflect(volume, *block.read))
+    image = normalize_image(read_padded(volume, *block.read))
     size = block.window.size
-    weight = block.window.weights()
-    core_shape = tuple(c.stop - c.start for c in block.core)
-    acc = np.zeros((out_channels(model.target), *core_shape), np.float32)
-    total = np.zeros(core_shape, np.float32)
+    blender = Blender(block.core, out_channels(model.target), block.window.weights())
     for batch in block.batches:
         crops = [image[tuple(slice(w - s, w - s + n) for w, s, n in zip(win, start, size))] for win in batch]
         for win, out in zip(batch, model(np.stack(crops))):
-            src, dst = window_overlap(win, size, block.core)
-            if any(d.stop <= d.start for d in dst):
-                continue  # a batch partner outside this core
-            acc[(slice(None), *dst)] += out[(slice(None), *src)] * weight[src]
-            total[dst] += weight[src]
-    acc /= total
+            blender.add(win, out)  # a batch partner outside this core adds nothing
+    acc = blender.result()
     acc *= 255
     return acc.astype(np.uint8)
-
 
 
 def infer_volume(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Triple = tuple[int, int, int]
+from em2exm.tiling.grid import Triple
 
 
 class AugmentConfig(BaseModel):

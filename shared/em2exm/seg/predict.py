@@ -44,7 +44,8 @@ class Predictor:
         bf16: bool | None = None,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = fuse_batchnorm(copy.deepcopy(model)).to(self.device, memory_format=torch.channels_last_3d)
+        # torch's stubs: Module.to takes memory_format (documented, accepted) but no overload lists it
+        self.model = fuse_batchnorm(copy.deepcopy(model)).to(self.device, memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
         self.target = target
         self.batch_size = batch_size
         self.variants = _tta_variants(tta)
@@ -67,7 +68,7 @@ class Predictor:
         return np.concatenate(outputs)
 
     def _predict(self, x: torch.Tensor) -> torch.Tensor:
-        total = None
+        total: torch.Tensor | None = None
         for xflip, yflip, zflip, transpose in self.variants:
             dims = [d for d, on in ((4, xflip), (3, yflip), (2, zflip)) if on]
             v = torch.flip(x, dims) if dims else x
@@ -81,4 +82,5 @@ class Predictor:
             if dims:
                 out = torch.flip(out, dims)
             total = out if total is None else total + out
+        assert total is not None  # _tta_variants gives at least one variant
         return total / len(self.variants)

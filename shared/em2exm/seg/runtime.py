@@ -1,14 +1,10 @@
-"""Entry-point settings: the compute device, and process-wide CPU allocator tuning (call once at start-up)."""
+"""Process-wide CPU allocator tuning for inference (call once at start-up)."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import logging
-
-import torch
-
-from em2exm.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +27,3 @@ def keep_freed_memory() -> bool:
         ok = False
     log.debug("keep_freed_memory: %s", ok)
     return ok
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available), ``cpu`` or ``cuda``; asking for a missing GPU is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' was asked for but no CUDA GPU is available", "use device=auto or device=cpu")
-    return torch.device(name)

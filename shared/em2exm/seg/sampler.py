@@ -13,9 +13,7 @@ from em2exm.seg.augment import augment, draw_turns
 from em2exm.seg.config import SegTrainConfig
 from em2exm.seg.heads import normalize_image, unit_range
 from em2exm.seg.targets import target_maps
-
-Triple = tuple[int, int, int]
-Box = tuple[slice, slice, slice]
+from em2exm.tiling import Box, Triple, WindowGrid, triple
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class LabelledVolume:
             )
         region = self.region or (slice(None),) * 3
         bounds = [s.indices(n)[:2] for s, n in zip(region, self.image.shape)]
-        return tuple(b[0] for b in bounds), tuple(b[1] for b in bounds)  # type: ignore[return-value]
+        return triple(b[0] for b in bounds), triple(b[1] for b in bounds)
 
 
 class PatchSampler:
@@ -92,11 +90,10 @@ def make_targets(labels: np.ndarray, config: SegTrainConfig) -> np.ndarray:
 def tile_origins(volume: LabelledVolume, patch: Triple, limit: int) -> list[Triple]:
     """Patch origins covering the region on a regular grid (last tile flush with the end), at most ``limit``."""
     start, stop = volume.box()
-    axes = []
     for a, b, n in zip(start, stop, patch):
         if b - a < n:
             raise UserError(f"validation region {b - a} is smaller than the patch {n}", "use a larger validation crop")
-        axes.append(sorted({*range(a, b - n, n), b - n}))
-    origins = list(itertools.product(*axes))
+    starts = WindowGrid(patch, patch).starts([b - a for a, b in zip(start, stop)])
+    origins = list(itertools.product(*([a + s for s in axis] for a, axis in zip(start, starts))))
     picks = np.linspace(0, len(origins) - 1, min(limit, len(origins))).round().astype(int)
     return [origins[i] for i in picks]

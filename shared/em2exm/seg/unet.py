@@ -56,8 +56,9 @@ def conv_norm_act(
     bias: bool = False,
 ) -> nn.Sequential:
     """Conv3d (replicate padding, 'same' size at stride 1) + norm + ELU, as PyTC's ``conv3d_norm_act``."""
-    padding = tuple(k // 2 for k in kernel)
-    conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, padding_mode="replicate", bias=bias)
+    kz, ky, kx = kernel
+    conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=(kz // 2, ky // 2, kx // 2), padding_mode="replicate",
+                     bias=bias)
     return nn.Sequential(conv, _norm(norm, cout), nn.ELU(inplace=True) if act else nn.Identity())
 
 
@@ -120,7 +121,9 @@ class UNet3D(nn.Module):
             skips.append(x)
         x = self.down_layers[-1](x)
         for i in reversed(range(self.depth - 1)):
-            conv, block = self.up_layers[i]
+            level = self.up_layers[i]
+            assert isinstance(level, nn.ModuleList)  # each up level is [conv, residual block]
+            conv, block = level
             x = conv(x)
             x = F.interpolate(x, size=skips[i].shape[2:], mode="trilinear", align_corners=True) + skips[i]
             x = block(x)
@@ -154,7 +157,10 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def _fold(conv: nn.Conv3d, bn: nn.BatchNorm3d) -> None:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError("a BatchNorm3d without running statistics cannot be folded")
+    scale = bn.weight / torch.sqrt(var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
     conv.weight.mul_(scale.view(-1, 1, 1, 1, 1))
-    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+    conv.bias = nn.Parameter((bias - mean) * scale + bn.bias)

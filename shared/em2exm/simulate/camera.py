@@ -9,12 +9,12 @@ for every block (never per-block percentiles).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from em2exm.simulate.options import NOISE_TILE
+from em2exm.tiling import tile
 
 
 def gain(photons: float, background: float) -> float:
@@ -35,15 +35,13 @@ def expose(expected: np.ndarray, origin: tuple[int, int, int], seed: int, read_n
     """uint8 image of the ``expected`` photons of a block starting at output voxel ``origin`` (tile-aligned)."""
     image = np.empty(expected.shape, np.uint8)
     clipped = Clipped()
-    ranges = (range(0, n, t) for n, t in zip(expected.shape, NOISE_TILE))
-    for corner in itertools.product(*ranges):
-        tile = tuple(slice(c, c + t) for c, t in zip(corner, NOISE_TILE))
-        key = [(o + c) // t for o, c, t in zip(origin, corner, NOISE_TILE)]
+    for box in tile(expected.shape, NOISE_TILE):
+        key = [(o + b.start) // t for o, b, t in zip(origin, box, NOISE_TILE)]
         rng = np.random.default_rng([seed, 1, *key])
-        lam = expected[tile]
+        lam = expected[box]
         counts = rng.poisson(lam) + (rng.normal(0.0, read_noise, lam.shape) if read_noise > 0 else 0.0)
         value = np.rint(counts * scale)
         clipped.low += int(np.count_nonzero(value < 0))
         clipped.high += int(np.count_nonzero(value > 255))
-        image[tile] = np.clip(value, 0, 255)
+        image[box] = np.clip(value, 0, 255)
     return image, clipped

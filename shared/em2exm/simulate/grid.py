@@ -1,4 +1,4 @@
-"""Where output voxels lie on the label grid: Gaussian sampling taps, nearest label voxels, block boxes.
+"""Where output voxels lie on the label grid: Gaussian sampling taps, nearest label voxels.
 
 Coordinates are global: label voxel ``i`` is centred at ``(i + 0.5) * v_in`` nm and output voxel ``j`` at
 ``(j + 0.5) * v_out`` nm, so every quantity below depends on the voxel index alone, never on the block that
@@ -7,16 +7,16 @@ asks for it.  Positions beyond the label volume read its edge voxel (``nearest``
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from em2exm.tiling import triple
+
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 TRUNCATE = 4.0
 """The PSF is cut at this many sigmas."""
-Box = tuple[slice, slice, slice]
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,4 @@ class Axis:
 
 def output_shape(shape: tuple[int, ...], voxel: tuple[float, ...], out_voxel: tuple[float, ...]) -> tuple[int, int, int]:
     """The output grid covering the label volume's extent (at least one voxel per axis)."""
-    return tuple(max(1, round(n * v / o)) for n, v, o in zip(shape, voxel, out_voxel))  # type: ignore[return-value]
-
-
-def block_boxes(shape: tuple[int, int, int], block: tuple[int, int, int]) -> list[Box]:
-    """Output blocks in C order: boxes of ``block`` voxels, clipped at the end of the volume."""
-    origins = itertools.product(*(range(0, n, b) for n, b in zip(shape, block)))
-    return [tuple(slice(o, min(o + b, n)) for o, b, n in zip(origin, block, shape)) for origin in origins]  # type: ignore[misc]
+    return triple(max(1, round(n * v / o)) for n, v, o in zip(shape, voxel, out_voxel))

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from em2exm.config import StrictModel, Triple
+from em2exm.config import Nanometres, StrictModel
+from em2exm.tiling import triple
 
 CONFOCAL_VOXEL_NM = (235.0, 150.0, 150.0)
 """Imaging voxel (z, y, x) in the expanded sample: the confocal voxel of the demo's ExM stand-in."""
@@ -32,7 +33,7 @@ class SimulateOptions(StrictModel):
         250.0, gt=0, description="optical PSF FWHM in y and x before dividing by E (LICONN: 200-300 nm)")
     psf_fwhm_axial_nm: float = Field(
         1000.0, gt=0, description="optical PSF FWHM in z before dividing by E (LICONN: about 1,000 nm)")
-    voxel_size: Triple | None = Field(
+    voxel_size: Nanometres | None = Field(
         None, description="output voxel (z, y, x) in pre-expansion nm; default the 235 x 150 x 150 nm confocal "
                           "voxel divided by E (58.75, 37.5, 37.5 nm at E = 4)")
     membrane_width_nm: float = Field(
@@ -58,4 +59,4 @@ class SimulateOptions(StrictModel):
         """The output voxel size in pre-expansion nanometres."""
         if self.voxel_size is not None:
             return self.voxel_size
-        return tuple(v / self.expansion_factor for v in CONFOCAL_VOXEL_NM)  # type: ignore[return-value]
+        return triple(v / self.expansion_factor for v in CONFOCAL_VOXEL_NM)

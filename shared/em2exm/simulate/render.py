@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from em2exm.simulate import camera, optics, stain
-from em2exm.simulate.grid import FWHM_PER_SIGMA, Axis, Box, output_shape
+from em2exm.simulate.grid import FWHM_PER_SIGMA, Axis, output_shape
 from em2exm.simulate.options import SimulateOptions
+from em2exm.tiling import Box, triple
 
 ReadLabels = Callable[[Box], np.ndarray]
 
@@ -36,7 +37,7 @@ class Renderer:
         out_voxel = options.output_voxel()
         self.shape = output_shape(shape, voxel, out_voxel)
         fwhm = (options.psf_fwhm_axial_nm, options.psf_fwhm_lateral_nm, options.psf_fwhm_lateral_nm)
-        self.axes: tuple[Axis, Axis, Axis] = tuple(  # type: ignore[assignment]
+        self.axes: tuple[Axis, Axis, Axis] = triple(
             Axis(n, v, m, o, f / options.expansion_factor / FWHM_PER_SIGMA / v)
             for n, v, m, o, f in zip(shape, voxel, self.shape, out_voxel, fwhm)
         )
@@ -50,7 +51,7 @@ class Renderer:
         for axis, part, reach in zip(self.axes, box, self.reach):
             index, _ = axis.taps(part.start, part.stop)
             spans.append(slice(max(0, int(index.min()) - reach), min(axis.size, int(index.max()) + 1 + reach)))
-        return tuple(spans)  # type: ignore[return-value]
+        return triple(spans)
 
     def expected(self, labels: np.ndarray, read: Box, box: Box) -> np.ndarray:
         """Expected photons (float64) at output ``box`` from the ``labels`` read at ``read``."""

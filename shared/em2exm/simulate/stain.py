@@ -16,6 +16,8 @@ import fastremap
 import numpy as np
 from scipy.special import ndtri
 
+from em2exm.tiling import triple
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
@@ -23,9 +25,9 @@ _MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 def footprint(width_nm: float, voxel: tuple[float, float, float]) -> list[tuple[int, int, int]]:
     """Half of the neighbour offsets within ``width_nm / 2`` (one of each +-pair), face neighbours always."""
     half = width_nm / 2.0
-    reach = [max(1, math.floor(half / v)) for v in voxel]
+    rz, ry, rx = (max(1, math.floor(half / v)) for v in voxel)
     offsets = []
-    for d in itertools.product(*(range(-r, r + 1) for r in reach)):
+    for d in itertools.product(range(-rz, rz + 1), range(-ry, ry + 1), range(-rx, rx + 1)):
         inside = sum((k * v) ** 2 for k, v in zip(d, voxel)) <= half**2 or sum(map(abs, d)) == 1
         if inside and d > (0, 0, 0):
             offsets.append(d)
@@ -34,7 +36,7 @@ def footprint(width_nm: float, voxel: tuple[float, float, float]) -> list[tuple[
 
 def reach(offsets: list[tuple[int, int, int]]) -> tuple[int, int, int]:
     """How far (label voxels per axis) the membrane test looks from a voxel."""
-    return tuple(max(abs(d[a]) for d in offsets) for a in range(3))  # type: ignore[return-value]
+    return triple(max(abs(d[a]) for d in offsets) for a in range(3))
 
 
 def membrane(labels: np.ndarray, offsets: list[tuple[int, int, int]]) -> np.ndarray:

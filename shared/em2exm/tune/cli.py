@@ -30,7 +30,7 @@ FLAGS = ("run", "experiment", "predictions", "labels", "crop", "holdout", "metri
 
 def parse(argv: Sequence[str]) -> tuple[TuneDecodeParams, argparse.Namespace]:
     """Options (the run's recorded decode options < --config's decode section < --params < --set < flags)."""
-    parser = stagekit.make_parser("tune-decode", __doc__.splitlines()[0], TuneDecodeParams, "decode")
+    parser = stagekit.tool_parser("tune-decode", __doc__.splitlines()[0], TuneDecodeParams, "decode")
     for flag in FLAGS:
         parser.add_argument("--" + flag, help=f"the option {flag} (see below)")
     args = parser.parse_args(argv)

@@ -13,6 +13,7 @@ from em2exm import ome, readers, storage
 from em2exm.decode.options import DecodeOptions
 from em2exm.errors import UserError
 from em2exm.layout import INSTANCES, RunLayout
+from em2exm.tiling import triple
 from em2exm.tune.options import TuneDecodeParams
 from em2exm.tune.scorer import Box, box_text, parse_box
 
@@ -30,12 +31,15 @@ class Sources:
 def sources(params: TuneDecodeParams) -> Sources:
     """Predictions and labels URLs, from the flags or the run's layout."""
     layout = RunLayout(params.run) if params.run else None
-    if params.predictions is None and layout is None:
-        raise UserError("tune-decode needs predictions", "pass --run RUN [--experiment NAME] or --predictions URL")
-    if params.labels is None and layout is None:
-        raise UserError("tune-decode needs ground-truth labels", "pass --labels URL (or --run RUN for its ExM labels)")
-    predictions = params.predictions or layout.predictions(params.experiment)  # type: ignore[union-attr]
-    labels = params.labels or layout.labels(layout.exm)  # type: ignore[union-attr]
+    if layout is None:
+        if not params.predictions:
+            raise UserError("tune-decode needs predictions", "pass --run RUN [--experiment NAME] or --predictions URL")
+        if not params.labels:
+            raise UserError("tune-decode needs ground-truth labels", "pass --labels URL (or --run RUN for its ExM labels)")
+        predictions, labels = params.predictions, params.labels
+    else:
+        predictions = params.predictions or layout.predictions(params.experiment)
+        labels = params.labels or layout.labels(layout.exm)
     evaluation: dict[str, Any] = {}
     if layout is not None:
         try:
@@ -77,7 +81,7 @@ def search_box(params: TuneDecodeParams, found: Sources, shape: tuple[int, int, 
     region = found.evaluation.get("region")
     if region and len(region) == 3:
         return parse_box(",".join(f"{a}:{b}" for a, b in region), shape, "the run's evaluation region")
-    return tuple(slice(0, n) for n in shape)  # type: ignore[return-value]
+    return triple(slice(0, n) for n in shape)
 
 
 def ignored(params: TuneDecodeParams, found: Sources) -> int:

@@ -13,8 +13,7 @@ from em2exm.decode.options import DecodeOptions
 from em2exm.errors import UserError
 from em2exm.metrics import pair_counts, score
 from em2exm.metrics.contingency import ignore_small_groundtruth
-
-Box = tuple[slice, slice, slice]
+from em2exm.tiling import Box, triple
 
 
 def parse_box(text: str, shape: Sequence[int], what: str) -> Box:
@@ -33,7 +32,7 @@ def parse_box(text: str, shape: Sequence[int], what: str) -> Box:
         if not 0 <= start < stop <= size:
             raise UserError(f"{what} '{text}' is empty or outside the volume {tuple(shape)}", fix)
         box.append(slice(start, stop))
-    return tuple(box)  # type: ignore[return-value]
+    return triple(box)
 
 
 def box_text(box: Box) -> str:
@@ -56,7 +55,7 @@ class Scorer:
     def __call__(self, options: DecodeOptions, mode: str) -> dict[str, float]:
         """Scores of ``options`` decoded with ``mode`` in the decode stage's blocks (at most the volume)."""
         block = tuple(min(b, s) for b, s in zip(options.block, self.maps.shape[1:]))
-        segmentation = decode_blockwise(self.maps, block, options.spec(mode))[self.inner]  # type: ignore[arg-type]
+        segmentation = decode_blockwise(self.maps, block, options.spec(mode))[self.inner]
         table, _, _ = ignore_small_groundtruth(pair_counts(self.labels, segmentation), self.ignore)
         found = score(table, (0.5,))
         return {"voi": found.voi_split + found.voi_merge, "voi_split": found.voi_split, "voi_merge": found.voi_merge,

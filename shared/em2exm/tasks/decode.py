@@ -1,0 +1,135 @@
+"""decode: network maps (uint8 C,Z,Y,X OME-Zarr from seg-infer) -> instance labels, blockwise with stitching.
+
+Writes ``<predictions>/labels/<name>``. Each block is decoded with the little context it needs; its block-local ids
+are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``; finalise
+stitches objects of any size across blocks (the whole-volume decode's ids, see em2exm.decode.stitch) and writes every
+block's final ids 1..N into the label image (never rewriting in place). ``--plan-blocks``, ``--blocks`` and
+``--finalise`` run those phases as separate tasks (see em2exm.blockwise).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import numpy as np
+import zarr
+
+from em2exm import blockwise, faults, ome, storage
+from em2exm.decode import BlockPlan, decode_block, merge_loaded, plan_for
+from em2exm.decode import store as state
+from em2exm.decode.specs import Spec
+from em2exm.errors import UserError
+from em2exm.invocation import Invocation
+from em2exm.progress import progress
+from em2exm.specs.decode import DecodeParams
+from em2exm.tiling import chunks_for, tile
+
+log = logging.getLogger("em2exm.decode")
+STAGING = ".em2exm_local_ids"
+
+
+def open_predictions(url: str, float_scale: float | None) -> ome.Volume:
+    """The prediction image, checked to be (C, Z, Y, X) maps the decoders can read."""
+    try:
+        volume = ome.open_image(url)
+    except ValueError as exc:
+        raise UserError(f"the predictions at {url} have unreadable metadata ({exc})",
+                        "rewrite them with seg-infer") from exc
+    if volume.array.ndim != 4:
+        raise UserError(f"the predictions at {url} have shape {volume.shape}, not (C, Z, Y, X)",
+                        "pass the maps written by seg-infer (axes c,z,y,x)")
+    dtype = volume.array.dtype
+    if dtype != np.uint8 and not (np.issubdtype(dtype, np.floating) and float_scale is not None):
+        raise UserError(f"the predictions at {url} are {dtype}, not uint8",
+                        "pass uint8 maps (0..255) or, for float probabilities, set decode.float_scale=255")
+    return volume
+
+
+def make_plan(shape: tuple[int, int, int], params: DecodeParams, spec: Spec) -> BlockPlan:
+    """Blocks no larger than the volume, with the halo the decoder needs; local ids must fit the label dtype."""
+    plan = plan_for(shape, tuple(min(b, s) for b, s in zip(params.block, shape)), spec)
+    if plan.id_stride >= np.iinfo(params.dtype).max:  # the largest value marks unwritten staging
+        raise UserError(f"blocks of {plan.block} are too large for {params.dtype} ids",
+                        "use smaller blocks or set decode.dtype=uint64")
+    return plan
+
+
+def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
+    """Check the input, then run the blockwise phases ``how`` asks for (all of them by default)."""
+    volume = open_predictions(params.predictions, params.float_scale)
+    names, channels = volume.attrs.get("channels"), volume.shape[0]
+    if names and len(names) != channels:
+        raise UserError(f"the predictions name {len(names)} channels {names} but have {channels}",
+                        "rewrite them with seg-infer")
+    mode = params.resolve_mode(channels, names)
+    spec = params.spec(mode)  # checks every option before anything is written
+    spec.maps(np.zeros((channels, 1, 1, 1), volume.array.dtype))
+    plan = make_plan(volume.spatial_shape, params, spec)
+    output = params.labels
+    log.info("decoding %s with %s in %d blocks of %s", volume.shape, mode, len(plan), plan.block)
+    phases = DecodePhases(params, volume, plan, spec, mode, output)
+    job = blockwise.BlockwiseJob(
+        "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", state.FACES),
+        len(plan), phases.prepare, phases.process, phases.finalise,
+        plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
+    )
+    blockwise.run(job, how)
+
+
+class DecodePhases:
+    """Decode's three blockwise phases.  Blocks write block-local ids to a staging array; finalise reads them
+    from there and writes final ids to the label image, so finalise can be killed and rerun (or run twice at
+    once) at any instant and always writes the same bytes."""
+
+    def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, spec: Spec, mode: str,
+                 output: str) -> None:
+        self.params, self.volume, self.plan, self.spec, self.mode = params, volume, plan, spec, mode
+        self.output, self.dtype = output, np.dtype(params.dtype)
+        self.chunks = chunks_for(plan.block, plan.shape)
+
+    def labels(self) -> Any:
+        return ome.open_labels(self.params.predictions, self.params.name, mode="r+").array
+
+    def staging(self, mode: str = "r+") -> Any:
+        """Block-local ids of every processed block (missing chunks read as ``UNWRITTEN``)."""
+        store = storage.zarr_store(storage.join(self.output, STAGING), read_only=mode == "r")
+        if mode == "w":
+            return zarr.create_array(store, shape=self.plan.shape, dtype=self.dtype, chunks=self.chunks,
+                                     fill_value=np.iinfo(self.dtype).max, overwrite=True)
+        return zarr.open_array(store, mode=mode)
+
+    def prepare(self) -> None:
+        provenance = {"stage": "decode", "inputs": {"predictions": self.volume.url}, "mode": self.mode,
+                      "params": self.params.model_dump(exclude={"predictions", "name"})}
+        ome.create_labels(self.params.predictions, self.params.name, self.dtype, chunks=self.chunks,
+                          provenance=provenance)
+        self.staging("w")
+
+    def process(self, block_id: int) -> dict[str, Any]:
+        maps = ome.Regions(self.volume, "the predictions are corrupt: rerun seg-infer")
+        local, data = decode_block(maps, self.plan, block_id, self.spec)
+        self.staging()[self.plan.core(block_id)] = local.astype(self.dtype)
+        state.save_block(self.output, data)
+        return {"fragments": int(local.max(initial=0))}
+
+    def finalise(self) -> dict[str, Any]:
+        table = merge_loaded(self.plan, self.spec, range(len(self.plan)), partial(state.load_block, self.output))
+        count = table.count
+        if count > np.iinfo(self.dtype).max:
+            raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
+        final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
+        for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
+            core = self.plan.core(block_id)
+            ids = np.asarray(local[core])
+            if (ids == np.iinfo(self.dtype).max).any():
+                raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
+            labels = table.block(block_id, ids).astype(self.dtype)
+            for box in tile(core, self.chunks):  # one storage object each
+                final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
+                faults.point("decode.finalise.chunk")
+            state.mark_relabelled(self.output, block_id)
+            faults.point("decode.finalise.block")
+        log.info("%d instances in %s", count, self.output)
+        return {"stage": "decode", "mode": self.mode, "instances": count}
