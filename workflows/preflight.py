@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from em2exm.pipeline import Pipeline, Resources
+from em2exm.pipeline import Pipeline
 from em2exm.pipeline_config import PipelineConfig
+from em2exm.specs import Resources
 
 CHECK, CHECK_GPU = "check", "check-gpu"
 CHECK_STAGE = "ingest"

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from em2exm import storage
 from em2exm.backends import SlurmSettings
-from em2exm.pipeline import Pipeline, Resources, Step
+from em2exm.pipeline import Pipeline, Step
 from em2exm.pipeline_config import PipelineConfig
+from em2exm.specs import Resources
 
 from workflows.preflight import Preflight
 

@@ -10,6 +10,8 @@ block's final ids 1..N into the label image (never rewriting in place). ``--plan
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 import zarr
 
 from em2exm import blockwise, faults, ome, storage
-from em2exm.decode import BlockPlan, decode_block, merge_loaded, plan_for
+from em2exm.decode import BlockPlan, MergeTable, decode_block, merge_loaded, plan_for
 from em2exm.decode import store as state
 from em2exm.decode.specs import Spec
 from em2exm.errors import UserError
@@ -27,6 +29,11 @@ from em2exm.specs.decode import DecodeParams
 from em2exm.tiling import chunks_for, tile
 
 log = logging.getLogger("em2exm.decode")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (a pod's or SLURM task's share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 STAGING = ".em2exm_local_ids"
 
 
@@ -120,16 +127,23 @@ class DecodePhases:
         if count > np.iinfo(self.dtype).max:
             raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
         final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
-        for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
-            core = self.plan.core(block_id)
-            ids = np.asarray(local[core])
-            if (ids == np.iinfo(self.dtype).max).any():
-                raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
-            labels = table.block(block_id, ids).astype(self.dtype)
-            for box in tile(core, self.chunks):  # one storage object each
-                final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
-                faults.point("decode.finalise.chunk")
-            state.mark_relabelled(self.output, block_id)
-            faults.point("decode.finalise.block")
+        todo = [k for k in range(len(self.plan)) if k not in done]
+        relabel = partial(self.relabel, table, final, local)
+        with ThreadPoolExecutor(max(1, min(len(todo), available_cpus()))) as pool:  # zarr, numpy: no GIL held
+            for _ in progress(pool.map(relabel, todo), total=len(todo), desc="relabel"):
+                pass
         log.info("%d instances in %s", count, self.output)
         return {"stage": "decode", "mode": self.mode, "instances": count}
+
+    def relabel(self, table: MergeTable, final: Any, local: Any, block_id: int) -> None:
+        """Write block ``block_id``'s final ids into the label image, one storage chunk at a time, then mark it."""
+        core = self.plan.core(block_id)
+        ids = np.asarray(local[core])
+        if (ids == np.iinfo(self.dtype).max).any():
+            raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
+        labels = table.block(block_id, ids).astype(self.dtype)
+        for box in tile(core, self.chunks):  # one storage object each
+            final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
+            faults.point("decode.finalise.chunk")
+        state.mark_relabelled(self.output, block_id)
+        faults.point("decode.finalise.block")
