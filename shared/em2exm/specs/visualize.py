@@ -30,8 +30,10 @@ SPEC = StageSpec(
     ),
     params=VisualizeParams,
     section="visualize",
-    inputs=("run",),
+    inputs=(),
     outputs=("output",),
+    flags=("run",),  # the store root: the pipeline waits for every step instead (an identity of it would change
+    #                  with every file the run writes, the report included)
     resources=Resources(cpu=1, memory_gib=4),
     writes=lambda params: (params.report,),
 )

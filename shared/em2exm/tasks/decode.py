@@ -10,8 +10,6 @@ block's final ids 1..N into the label image (never rewriting in place). ``--plan
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -30,10 +28,6 @@ from em2exm.tiling import chunks_for, tile
 
 log = logging.getLogger("em2exm.decode")
 
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (a pod's or SLURM task's share, not the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 STAGING = ".em2exm_local_ids"
 
 
@@ -127,11 +121,8 @@ class DecodePhases:
         if count > np.iinfo(self.dtype).max:
             raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
         final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
-        todo = [k for k in range(len(self.plan)) if k not in done]
-        relabel = partial(self.relabel, table, final, local)
-        with ThreadPoolExecutor(max(1, min(len(todo), available_cpus()))) as pool:  # zarr, numpy: no GIL held
-            for _ in progress(pool.map(relabel, todo), total=len(todo), desc="relabel"):
-                pass
+        for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
+            self.relabel(table, final, local, block_id)
         log.info("%d instances in %s", count, self.output)
         return {"stage": "decode", "mode": self.mode, "instances": count}
 
