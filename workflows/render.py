@@ -36,7 +36,7 @@ def build(config: PipelineConfig, settings: ArgoSettings) -> Manifests:
     pipeline = build_pipeline(config)
     workflow = pipeline_workflow(pipeline, settings, config.run.name, Preflight.of(config, pipeline))
     resources = {step.stage: step.resources for step in pipeline.steps}
-    return Manifests(stage_templates(settings, resources, resources), workflow)
+    return Manifests(stage_templates(settings, resources, stages=resources), workflow)
 
 
 def write(manifests: Manifests, folder: Path) -> list[Path]:

@@ -63,13 +63,11 @@ class Runner:
 
 def local_binds(config: PipelineConfig, pipeline: Pipeline, settings: SlurmSettings) -> tuple[str, ...]:
     """Folders the containers need: the run store, the folders of local inputs, and the configured binds."""
-    store = storage.normalise(config.run.store)
-    folders = {store} if storage.protocol_of(config.run.store) == "file" else set()
+    folders = {storage.normalise(config.run.store)} if storage.protocol_of(config.run.store) == "file" else set()
     produced = {url for step in pipeline.steps for url in step.outputs}
     for step in pipeline.steps:
         for url in step.inputs:
-            inside = storage.normalise(url) == store or storage.normalise(url).startswith(store.rstrip("/") + "/")
-            if storage.protocol_of(url) == "file" and url not in produced and not inside:
+            if storage.protocol_of(url) == "file" and url not in produced:
                 folders.add(str(Path(storage.normalise(url).split(":", 1)[0]).parent))  # file.h5:/dataset too
     folders.update(settings.binds)
     return tuple(sorted(f for f in folders if not any(f.startswith(o.rstrip("/") + "/") for o in folders)))
