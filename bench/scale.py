@@ -4,14 +4,16 @@ For each size a synthetic instance label volume (a jittered-grid Voronoi tessell
 left as background) is written blockwise into an OME-Zarr under ``--store``; ``simulate-exm`` renders the ExM-like
 image from it, then ``seg-infer``, ``decode`` and ``evaluate`` run as the backends run them: ``--plan-blocks``,
 the ``--blocks START:STOP`` tasks as ``--workers`` parallel processes (``cores / workers`` threads each), then
-``--finalise`` (evaluate has no fan-out: one process that accumulates its contingency table block by block).
+``--finalise`` (decode adds its serial ``--merge`` and the ``--apply START:STOP`` tasks, in parallel, before it;
+evaluate has no fan-out: one process that accumulates its contingency table block by block).
 Each task's wall time and peak RSS (``ru_maxrss`` of the task from ``os.wait4``) are recorded; a stage's
-``voxels_per_s`` is the volume's voxels over the stage's whole wall time (plan + parallel blocks + finalise).
+``voxels_per_s`` is the volume's voxels over the stage's whole wall time (plan + parallel blocks + finalise);
+decode's ``speedup_with_tasks`` is what ``n`` parallel tasks would give by its split of serial and fanned-out time.
 The U-Net (preset ``light``, target ``bc``) is trained once per store for a few iterations on a small volume
 of the same kind: quality does not matter, but its maps must give the decoder membranes and seeds to work on.
 seg-infer runs at window overlap 0 by default (0.5 runs 7.3x the windows: two cores cannot do 1 G in an hour) and
 in its default 128 x 512 x 512 blocks; the other stages use ``--block``. At ``--sweep-size`` decode runs again with
-each of ``--sweep-blocks``: its finalise against the number of blocks at a fixed volume. Logs: ``<store>/logs``.
+each of ``--sweep-blocks``: its merge against the number of blocks at a fixed volume. Logs: ``<store>/logs``.
 
 This process imports only the standard library (``ru_maxrss`` counts the parent's pages a child starts with);
 label writing and the state statistics run in child processes of this script (``_labels``, ``_faces``).
@@ -271,21 +273,39 @@ def summarise(voxels: int, phases: dict[str, list[Task]], blocks: int) -> dict:
         row.update(block_tasks=len(work), blocks_wall_s=round(span(work), 2),
                    task_rss_mib_max=round(max(rss)), task_rss_mib_median=round(statistics.median(rss)),
                    task_wall_s_median=round(statistics.median(t.wall_s for t in work), 2))
-    for phase in ("plan", "finalise", "single"):
+    apply = phases.get("apply", [])
+    if apply:
+        row.update(apply_wall_s=round(span(apply), 2), apply_task_rss_mib_max=round(max(t.rss_mib for t in apply)))
+    for phase in ("plan", "merge", "finalise", "single"):
         for task in phases.get(phase, []):
             row[f"{phase}_s"] = round(task.wall_s, 2)
             row[f"{phase}_rss_mib"] = round(task.rss_mib)
     return row
 
 
-def blockwise(runner: Runner, stage: str, args: list[str], per_task: int, tag: str = "") -> dict[str, list[Task]]:
-    """``--plan-blocks``, the block tasks in parallel, ``--finalise``."""
+def blockwise(runner: Runner, stage: str, args: list[str], per_task: int, tag: str = "",
+              merges: bool = False) -> dict[str, list[Task]]:
+    """``--plan-blocks``, the block tasks in parallel, (``--merge``, the ``--apply`` tasks in parallel,) ``--finalise``."""
     tag = tag or stage
     plan = runner.run([Task(f"{tag}-plan", em2exm(stage, *args, "--plan-blocks", str(per_task)))], parallel=False)
     ranges = json.loads(plan[0].stdout.strip().splitlines()[-1])
-    work = runner.run([Task(f"{tag}-{r}", em2exm(stage, *args, "--blocks", r)) for r in ranges], parallel=True)
-    final = runner.run([Task(f"{tag}-finalise", em2exm(stage, *args, "--finalise"))], parallel=False)
-    return {"plan": plan, "blocks": work, "finalise": final}
+    phases = {"plan": plan}
+    phases["blocks"] = runner.run([Task(f"{tag}-{r}", em2exm(stage, *args, "--blocks", r)) for r in ranges], parallel=True)
+    if merges:
+        phases["merge"] = runner.run([Task(f"{tag}-merge", em2exm(stage, *args, "--merge"))], parallel=False)
+        phases["apply"] = runner.run([Task(f"{tag}-apply-{r}", em2exm(stage, *args, "--apply", r)) for r in ranges],
+                                     parallel=True)
+    phases["finalise"] = runner.run([Task(f"{tag}-finalise", em2exm(stage, *args, "--finalise"))], parallel=False)
+    return phases
+
+
+def parallel_share(phases: dict[str, list[Task]]) -> dict:
+    """The serial phases' wall time, the fanned-out tasks' summed wall time, and the speed-up over one task at a
+    time that ``n`` parallel tasks would give by that split (Amdahl)."""
+    serial = sum(t.wall_s for name in ("plan", "merge", "finalise") for t in phases.get(name, []))
+    fanned = sum(t.wall_s for name in ("blocks", "apply") for t in phases.get(name, []))
+    return {"serial_s": round(serial, 2), "fanned_task_s": round(fanned, 2),
+            "speedup_with_tasks": {n: round((serial + fanned) / (serial + fanned / n), 2) for n in (2, 8, 32, 128)}}
 
 
 def count_blocks(shape: tuple[int, ...], block: tuple[int, ...]) -> int:
@@ -334,26 +354,18 @@ def train_model(runner: Runner, store: Path, args: argparse.Namespace) -> Path:
 
 def decode_stage(runner: Runner, pred: Path, name: str, block: tuple[int, int, int], per: int, voxels: int,
                  shape: tuple[int, int, int]) -> dict:
-    """decode (plan, blocks, finalise) into ``labels/<name>``, with the size of its stitching state."""
+    """decode (plan, blocks, merge, apply, finalise) into ``labels/<name>``, with the size of its stitching state."""
     args = ["--predictions", str(pred), "--name", name, "--params", json.dumps({"block": list(block), **DECODE})]
-    row = summarise(voxels, blockwise(runner, "decode", args, per, tag=name), count_blocks(shape, block))
+    phases = blockwise(runner, "decode", args, per, tag=name, merges=True)
+    row = summarise(voxels, phases, count_blocks(shape, block))
     labels = pred / "labels" / name
     row["block"] = list(block)
-    row["relabel_s"] = relabel_seconds(runner.logs / f"{name}-finalise.log")
+    row.update(parallel_share(phases))
     row["instances"] = marker(labels).get("instances")
     row["fragments"] = sum(json.loads(p.read_text()).get("fragments", 0) for p in (labels / ".em2exm_blocks").glob("*")
                            if p.is_file())
     row.update(json.loads(runner.run([Task(f"{name}-state", helper("_faces", str(labels)))], parallel=False)[0].stdout))
     return row
-
-
-def relabel_seconds(path: Path) -> float | None:
-    """Seconds decode's finalise spent writing final ids (its progress line ``relabel: N done in S s``); the rest
-    of the finalise is the interpreter, reading the state and stitching."""
-    for line in reversed(path.read_text().splitlines()):
-        if "relabel: " in line and " done in " in line:
-            return float(line.rsplit(" done in ", 1)[1].split()[0])
-    return None
 
 
 def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> dict:
@@ -394,7 +406,7 @@ def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> di
 
     stages["decode"] = decode_stage(runner, pred, "instances", args.block, per, voxels, shape)
     row = stages["decode"]
-    log(f"  decode {row['wall_s']} s (finalise {row['finalise_s']} s, {row['finalise_rss_mib']} MiB, "
+    log(f"  decode {row['wall_s']} s (merge {row['merge_s']} s, {row['merge_rss_mib']} MiB; apply {row['apply_wall_s']} s; "
         f"{row['instances']} instances)")
 
     instances = pred / "labels" / "instances"
@@ -409,7 +421,7 @@ def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> di
     if size == args.sweep_size:
         for block in args.sweep_blocks:
             sweep.append(decode_stage(runner, pred, "sweep_" + "x".join(map(str, block)), block, per, voxels, shape))
-            log(f"  decode sweep {block}: finalise {sweep[-1]['finalise_s']} s, {sweep[-1]['finalise_rss_mib']} MiB")
+            log(f"  decode sweep {block}: merge {sweep[-1]['merge_s']} s, {sweep[-1]['merge_rss_mib']} MiB")
 
     outputs = {"labels": labels / "0", "simulate-exm": sim, "seg-infer": pred / "0", "decode": instances}
     result = {
@@ -440,7 +452,7 @@ def floors(runner: Runner) -> dict[str, float]:
 
 def scaling(sizes: list[dict]) -> dict:
     """Per stage, the largest size against the smallest: voxels, wall time per voxel, CPU time per voxel and
-    peak RSS of a block task and of the finalise (1.0: flat memory, linear time)."""
+    peak RSS of a block task and of the serial phases (1.0: flat memory, linear time)."""
     if len(sizes) < 2:
         return {}
     small, large = sizes[0], sizes[-1]
@@ -449,7 +461,7 @@ def scaling(sizes: list[dict]) -> dict:
         base = small["stages"][stage]
         ratios = {"wall_per_voxel": round(base["voxels_per_s"] / row["voxels_per_s"], 2),
                   "cpu_per_voxel": round(base["voxels_per_cpu_s"] / row["voxels_per_cpu_s"], 2)}
-        for key in ("task_rss_mib_max", "finalise_rss_mib", "single_rss_mib", "finalise_s"):
+        for key in ("task_rss_mib_max", "finalise_rss_mib", "single_rss_mib", "finalise_s", "merge_rss_mib", "merge_s"):
             if row.get(key) and base.get(key):
                 ratios[key] = round(row[key] / base[key], 2)
         out[stage] = ratios
@@ -469,6 +481,8 @@ def markdown(result: dict) -> str:
             rss = (f"block task {row['task_rss_mib_max']} MiB" if "task_rss_mib_max" in row
                    else f"{row.get('single_rss_mib')} MiB")
             final = f", finalise {row['finalise_s']:.0f} s / {row['finalise_rss_mib']} MiB" if "finalise_s" in row else ""
+            if "merge_s" in row:
+                final = f", merge {row['merge_s']:.0f} s / {row['merge_rss_mib']} MiB" + final
             cells.append(f"{row['voxels_per_s'] / 1e6:.2f} M/s, {row['wall_s']:.0f} s ({row['tasks']} tasks); "
                          f"{rss}{final}")
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
@@ -523,7 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sweep-size", default="256M", help="size at which decode is rerun with --sweep-blocks")
     parser.add_argument("--sweep-blocks", type=lambda t: [triple(b) for b in t.split(";") if b],
                         default=[(64, 128, 128), (128, 512, 512)],
-                        help="decode blocks of the sweep, 'Z,Y,X;Z,Y,X' (finalise against the number of blocks)")
+                        help="decode blocks of the sweep, 'Z,Y,X;Z,Y,X' (merge against the number of blocks)")
     parser.add_argument("--patch", type=triple, default=(17, 129, 129), help="training patch")
     parser.add_argument("--train-shape", type=triple, default=(64, 288, 256),
                         help="training volume (split in halves along y: train and validation)")

@@ -122,10 +122,21 @@ def test_dag_follows_data_flow_and_pools(rendered):
         if step.fanout:
             plan, fan = tasks[f"{step.name}-plan"], tasks[f"{step.name}-blocks"]
             assert sorted(plan.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
-            assert fan["dependencies"] == [plan["name"]] and task["dependencies"] == [fan["name"]]
-            assert fan["arguments"]["parameters"][-1]["value"] == "{{tasks.%s.outputs.result}}" % plan["name"]
-            loop = _task_template(templates, fan)
-            assert loop["parallelism"] == settings.fanout_parallelism and loop["dag"]["tasks"][0]["withParam"]
+            assert fan["dependencies"] == [plan["name"]]
+            fans = [fan]
+            if step.spec.merges:  # blocks, the serial merge, the apply fan-out over the same ranges, finalise
+                merge, apply = tasks[f"{step.name}-merge"], tasks[f"{step.name}-apply"]
+                assert merge["dependencies"] == [fan["name"]] and apply["dependencies"] == [merge["name"]]
+                assert _fill(_task_template(templates, merge), merge) == [*_all_args(step), "--merge"]
+                fans.append(apply)
+            assert task["dependencies"] == [fans[-1]["name"]]
+            for fanned, flag in zip(fans, ("--blocks", "--apply")):
+                assert fanned["arguments"]["parameters"][-1]["value"] == "{{tasks.%s.outputs.result}}" % plan["name"]
+                loop = _task_template(templates, fanned)
+                assert loop["parallelism"] == settings.fanout_parallelism and loop["dag"]["tasks"][0]["withParam"]
+                pod = next(t for t in templates[fanned["templateRef"]["name"]]["spec"]["templates"]
+                           if t["name"] == loop["dag"]["tasks"][0]["template"])
+                assert pod["container"]["args"][-2:] == [flag, "{{inputs.parameters.blocks}}"]
             runs.append(plan)
         else:
             assert sorted(task.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
@@ -146,7 +157,11 @@ def test_dag_follows_data_flow_and_pools(rendered):
             else:
                 assert "nvidia.com/gpu" not in resources["requests"]
             assert template["retryStrategy"]["backoff"]["factor"] == settings.backoff_factor
-    assert set(tasks) == {*checks, *(n for s in pipeline.steps for n in ([s.name, f"{s.name}-plan", f"{s.name}-blocks"] if s.fanout else [s.name]))}
+    def step_tasks(step: Any) -> list[str]:
+        phases = (["plan", "blocks"] + (["merge", "apply"] if step.spec.merges else [])) if step.fanout else []
+        return [step.name, *(f"{step.name}-{phase}" for phase in phases)]
+
+    assert set(tasks) == {*checks, *(n for s in pipeline.steps for n in step_tasks(s))}
     first_gpu_stage = next(s.stage for s in pipeline.steps if s.resources.gpu)
     for name, stage, pool, mode in (("check", "ingest", settings.cpu_pool, "skip"), ("check-gpu", first_gpu_stage, settings.gpu_pool, "require")):
         check, container = own[name], own[name]["container"]
@@ -170,6 +185,7 @@ def test_templates_are_named_by_stage_with_parameters_named_like_its_flags(rende
         assert name == f"em2exm-{stage.name}"
         own = {t["name"]: t for t in document["spec"]["templates"]}
         kinds = ["plan", "blocks", "finalise", "fanout"] if stage.blockwise else []
+        kinds += ["merge", "apply", "apply-fanout"] if stage.merges else []
         assert set(own) == {stage.name, *(f"{stage.name}-{k}" for k in kinds)}
         parameters = {p["name"]: p.get("default") for p in own[stage.name]["inputs"]["parameters"]}
         optional = {flag(n) for n in stage.urls if not stage.params.model_fields[n].is_required()}

@@ -241,6 +241,10 @@ def test_changed_plan_is_refused_in_every_phase(tmp_path: Path, capsys) -> None:
     assert _decode("--predictions", url, *other) == 2
     assert _decode("--predictions", url, *other, "--blocks", "0:1", "--overwrite") == 2  # overwrite is the plan's
     assert _decode("--predictions", url, *PLAN, "--blocks", "2:4") == 0
+    assert _decode("--predictions", url, *PLAN, "--set", "thres_small=9", "--merge") == 2
+    assert _decode("--predictions", url, *PLAN, "--merge") == 0
+    assert _decode("--predictions", url, *other, "--apply", "0:2") == 2
+    assert _decode("--predictions", url, *PLAN, "--apply", "0:4") == 0
     assert _decode("--predictions", url, *PLAN, "--finalise") == 0
     assert commit.is_complete(f"{url}/labels/instances")
 
@@ -254,7 +258,7 @@ def test_rewritten_input_is_refused_for_a_complete_output(tmp_path: Path, capsys
     assert "input.predictions was rewritten" in capsys.readouterr().err
 
 
-# --- killed finalise ---------------------------------------------------------------------------------------
+# --- killed merge and second pass ------------------------------------------------------------------------
 
 def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(lease.RUN_ID_ENV, f"fanout-{root.rsplit('/', 1)[-1]}")
@@ -264,30 +268,45 @@ def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-ALL_KILL_POINTS = [f"decode.finalise.chunk:{k}:kill" for k in range(1, 9)] + [f"decode.finalise.block:{k}:kill" for k in range(1, 5)]
+def _second_pass(url: str) -> None:
+    for phase in (["--merge"], ["--apply", "0:4"], ["--finalise"]):
+        assert _decode("--predictions", url, *PLAN, *phase) == 0
 
 
-def test_finalise_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monkeypatch, capsys) -> None:
-    _kill_finalise_and_resume(str(tmp_path), ALL_KILL_POINTS, monkeypatch, capsys)
+MERGE_KILL_POINTS = [f"decode.merge.table:{k}:kill" for k in range(1, 5)]
+APPLY_KILL_POINTS = [f"decode.apply.chunk:{k}:kill" for k in range(1, 9)] + [
+    f"blockwise.block-applied:{k}:kill" for k in range(1, 5)]
 
 
-def test_finalise_killed_mid_block_on_real_s3_resumes_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
-    points = ["decode.finalise.chunk:3:kill", "decode.finalise.block:2:kill"]  # inside block 2's objects; after it
-    _kill_finalise_and_resume(f"s3://{s3_env.bucket}/finalise-{time.time_ns()}", points, monkeypatch, capsys)
+def test_merge_or_apply_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monkeypatch, capsys) -> None:
+    _kill_and_resume(str(tmp_path), MERGE_KILL_POINTS + APPLY_KILL_POINTS, monkeypatch, capsys)
 
 
-def _kill_finalise_and_resume(root: str, points: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_apply_killed_mid_block_on_real_s3_resumes_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
+    points = ["decode.merge.table:3:kill", "decode.apply.chunk:3:kill", "blockwise.block-applied:2:kill"]
+    _kill_and_resume(f"s3://{s3_env.bucket}/apply-{time.time_ns()}", points, monkeypatch, capsys)
+
+
+def _kill_and_resume(root: str, points: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Kill ``--merge`` (merge points) or ``--apply`` (the rest) at each point; the rerun writes the same chunks."""
     reference = _planned_and_processed(storage.join(root, "reference"), monkeypatch)
-    assert _decode("--predictions", reference, *PLAN, "--finalise") == 0
+    _second_pass(reference)
     expected = _chunk_bytes(f"{reference}/labels/instances")
     assert sum(name.startswith("c/") for name in expected) == 8  # 4 blocks of 2 chunks: kills fall between chunks of one block, and between blocks
     for trial, fault in enumerate(points):
         url = _planned_and_processed(storage.join(root, f"trial{trial}"), monkeypatch)
-        killed = _stage_subprocess("decode", "--predictions", url, *PLAN, "--finalise", env={"EM2EXM_FAULT": fault})
+        phase = ["--merge"] if fault.startswith("decode.merge") else ["--apply", "0:4"]
+        if phase != ["--merge"]:
+            assert _decode("--predictions", url, *PLAN, "--merge") == 0
+        killed = _stage_subprocess("decode", "--predictions", url, *PLAN, *phase, env={"EM2EXM_FAULT": fault})
         assert killed.wait(timeout=120) == -9, (fault, killed.stderr.read() if killed.stderr else "")
         killed.stdout.close(), killed.stderr.close()  # type: ignore[union-attr, func-returns-value]
         assert not commit.is_complete(f"{url}/labels/instances")
-        assert _decode("--predictions", url, *PLAN, "--finalise") == 0, capsys.readouterr().err
+        if phase == ["--merge"]:
+            assert commit.read_merged(f"{url}/labels/instances") is None
+            assert _decode("--predictions", url, *PLAN, "--apply", "0:4") == 2  # not merged yet
+            assert _decode("--predictions", url, *PLAN, "--finalise") == 2  # no block applied
+        _second_pass(url)
         assert _chunk_bytes(f"{url}/labels/instances") == expected, fault
 
 

@@ -71,7 +71,14 @@ def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pyt
     for task in ranges:
         assert decode_cli("--predictions", fanned, *params, "--blocks", task) == 0
     out = str(tmp_path / "fanned.zarr" / "labels" / "instances")
+    assert decode_cli("--predictions", fanned, *params, "--apply", "0:3") == 2  # the merge comes first
+    assert decode_cli("--predictions", fanned, *params, "--merge") == 0
+    assert commit.read_merged(out) == {"instances": int(decode.bc_watershed(maps, **SMALL).max())}
+    for task in ranges[:2]:
+        assert decode_cli("--predictions", fanned, *params, "--apply", task) == 0
+    assert decode_cli("--predictions", fanned, *params, "--finalise") == 2  # blocks 6:8 are not applied
     assert not commit.is_complete(out)
+    assert decode_cli("--predictions", fanned, *params, "--apply", ranges[2]) == 0
     assert decode_cli("--predictions", fanned, *params, "--finalise") == 0
     assert commit.is_complete(out) and commit.read_marker(out)["mode"] == "bc_watershed"
     a, b = labels_of(whole), labels_of(fanned)

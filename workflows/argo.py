@@ -5,7 +5,8 @@
   whose input parameters are named like the stage's flags: one per URL it reads or writes (optional ones default
   to empty, i.e. unset) plus ``params``, the rest of its options as JSON; blockwise stages add ``<stage>-plan``
   (prints the block ranges), ``<stage>-blocks``, ``<stage>-fanout`` (a DAG looping over the ranges with a
-  parallelism cap) and ``<stage>-finalise``.  The templates do not depend on the pipeline: the Helm chart ships
+  parallelism cap) and ``<stage>-finalise``, and a stage with a second pass ``<stage>-merge``, ``<stage>-apply``
+  and ``<stage>-apply-fanout`` (the same ranges again).  The templates do not depend on the pipeline: the Helm chart ships
   them all and serves any pipeline built from the stages;
 - one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow,
   after the preflight ``check`` (and ``check-gpu`` on the GPU pool), templates of the Workflow itself that every
@@ -153,10 +154,21 @@ def _stage_template(settings: ArgoSettings, stage: StageSpec, resources: Resourc
             blocks = _pod(settings, f"{stage.name}-blocks", stage.name, command, [*args, "--blocks", parameter(BLOCKS)],
                           [*inputs, Parameter(name=BLOCKS)], resources)
             _pod(settings, f"{stage.name}-finalise", stage.name, command, [*args, "--finalise"], inputs, resources)
-            with DAG(name=f"{stage.name}-fanout", inputs=[*inputs, ranges], parallelism=settings.fanout_parallelism):
-                Task(name=BLOCKS, template=blocks, with_param=parameter(RANGES),
-                     arguments={**{n: parameter(n) for n in names}, BLOCKS: "{{item}}"})
+            _fanout(settings, f"{stage.name}-fanout", blocks, inputs, ranges, names)
+            if stage.merges:
+                _pod(settings, f"{stage.name}-merge", stage.name, command, [*args, "--merge"], inputs, resources)
+                apply = _pod(settings, f"{stage.name}-apply", stage.name, command,
+                             [*args, "--apply", parameter(BLOCKS)], [*inputs, Parameter(name=BLOCKS)], resources)
+                _fanout(settings, f"{stage.name}-apply-fanout", apply, inputs, ranges, names)
     return template
+
+
+def _fanout(settings: ArgoSettings, name: str, pod: Container, inputs: list[Parameter], ranges: Parameter,
+            names: list[str]) -> None:
+    """A DAG running ``pod`` once per block range, at most ``fanout_parallelism`` at a time."""
+    with DAG(name=name, inputs=[*inputs, ranges], parallelism=settings.fanout_parallelism):
+        Task(name=BLOCKS, template=pod, with_param=parameter(RANGES),
+             arguments={**{n: parameter(n) for n in names}, BLOCKS: "{{item}}"})
 
 
 def stage_templates(settings: ArgoSettings, resources: Mapping[str, Resources] | None = None,
@@ -187,11 +199,17 @@ def _tasks(pipeline: Pipeline, step: Step, preflight: Preflight) -> list[Task]:
     def ref(kind: str) -> m.TemplateRef:
         return m.TemplateRef(name=stage, template=f"{step.stage}-{kind}")
 
-    return [
+    tasks = [
         Task(name=plan, template_ref=ref("plan"), arguments={**values, PER_TASK: str(step.fanout)}, dependencies=needs),
         Task(name=fanout, template_ref=ref("fanout"), arguments={**values, RANGES: ranges}, dependencies=[plan]),
-        Task(name=step.name, template_ref=ref("finalise"), arguments=values, dependencies=[fanout]),
     ]
+    if step.spec.merges:
+        merge, apply = f"{step.name}-merge", f"{step.name}-apply"
+        tasks += [
+            Task(name=merge, template_ref=ref("merge"), arguments=values, dependencies=[fanout]),
+            Task(name=apply, template_ref=ref("apply-fanout"), arguments={**values, RANGES: ranges}, dependencies=[merge]),
+        ]
+    return [*tasks, Task(name=step.name, template_ref=ref("finalise"), arguments=values, dependencies=[tasks[-1].name])]
 
 
 def pipeline_workflow(pipeline: Pipeline, settings: ArgoSettings, run_name: str, preflight: Preflight) -> Workflow:

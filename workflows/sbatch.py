@@ -1,6 +1,7 @@
 """The pipeline as a chain of sbatch jobs: one script per step, array jobs for blockwise steps.
 
-A blockwise step becomes three jobs: ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
+A blockwise step becomes three jobs (five with a second pass: ``-merge`` and the array job ``-apply`` before the
+finalise): ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
 is an array job whose task i runs ranges i, i+n, i+2n, ... (so any number of ranges fits the array), and
 ``-finalise`` merges and commits.  Jobs start ``afterok`` the jobs whose outputs they read; a failed job
 cancels its dependents (``--kill-on-invalid-dep=yes``).  The first jobs are the preflight ``00-check`` (and
@@ -124,19 +125,25 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
         return [job(step.name, needs, [runner.command(step)])]
     ranges = shlex.quote(str(folder.resolve() / f"{step.name}.ranges.json"))
     tasks = settings.array_tasks
-    loop = [
-        f"read -r -a ranges <<< \"$(tr -d '[]\" \\n' < {ranges} | tr ',' ' ')\"",
-        f'for ((i = SLURM_ARRAY_TASK_ID; i < ${{#ranges[@]}}; i += {tasks})); do',
-        f'  {runner.command(step, "--blocks", chr(34) + "${ranges[i]}" + chr(34))}',
-        "done",
-    ]
+
+    def loop(phase: str) -> list[str]:
+        return [
+            f"read -r -a ranges <<< \"$(tr -d '[]\" \\n' < {ranges} | tr ',' ' ')\"",
+            f'for ((i = SLURM_ARRAY_TASK_ID; i < ${{#ranges[@]}}; i += {tasks})); do',
+            f'  {runner.command(step, phase, chr(34) + "${ranges[i]}" + chr(34))}',
+            "done",
+        ]
+
     array = f"0-{tasks - 1}" + (f"%{settings.array_parallelism}" if settings.array_parallelism else "")
     plan, blocks = f"{step.name}-plan", f"{step.name}-blocks"
-    return [
+    chain = [
         job(plan, needs, [f"{runner.command(step, '--plan-blocks', str(step.fanout))} > {ranges}"]),
-        job(blocks, [plan], loop, array),
-        job(step.name, [blocks], [runner.command(step, "--finalise")]),
+        job(blocks, [plan], loop("--blocks"), array),
     ]
+    if step.spec.merges:
+        merge, apply = f"{step.name}-merge", f"{step.name}-apply"
+        chain += [job(merge, [blocks], [runner.command(step, "--merge")]), job(apply, [merge], loop("--apply"), array)]
+    return [*chain, job(step.name, [chain[-1].name], [runner.command(step, "--finalise")])]
 
 
 def jobs(config: PipelineConfig, pipeline: Pipeline, runner: Runner, folder: Path) -> list[Job]:

@@ -8,6 +8,12 @@ entry point is called three ways:
 - ``--blocks START:STOP``: process those blocks; each block is committed on its own, finished blocks are skipped;
 - ``--finalise``: check every block is done, run the stage's merge (e.g. stitching), commit the output.
 
+A stage with a second pass (``merges`` in its spec: decode, whose merge stitches and whose second pass writes the
+final ids) is called five ways: its serial ``--merge`` (after every block: writes what the second pass reads, then
+commits the merge) and ``--apply START:STOP`` (the same ranges, fanned out again: applies the merge to those
+blocks, each committed on its own) come between ``--blocks`` and ``--finalise``, which then only checks that every
+block was applied and commits.  So the serial part holds only the merge, never a pass over the volume.
+
 The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
 Every phase compares the plan's fingerprint (options and inputs) with the one recorded at prepare: a changed plan is
 exit 2, never blocks of two plans in one output.  ``--overwrite`` / ``--update`` belong to the prepare (or a whole run).
@@ -64,23 +70,35 @@ class BlockwiseJob:
     finalise: Callable[[], dict[str, Any] | None]
     plan: dict[str, Any] = field(default_factory=dict)
     """Derived facts of the plan (block grid, shapes, dtypes) that are part of its fingerprint."""
+    merge: Callable[[], dict[str, Any]] | None = None
+    """The serial merge of a stage with a second pass (its record is kept in the merge marker)."""
+    apply: Callable[[int], None] | None = None
+    """The second pass over one block (after the merge)."""
+
+    @property
+    def two_pass(self) -> bool:
+        """Whether the stage merges, then applies the merge to every block, before it finalises."""
+        return self.merge is not None and self.apply is not None
 
 
 def run(job: BlockwiseJob, how: Invocation) -> None:
     """Run the phases ``how`` asks for; every argument is checked before anything is written."""
     phase = how.phase
+    if phase in ("merge", "apply") and not job.two_pass:
+        raise UserError(f"{job.stage} has no --{phase} phase", "run --plan-blocks, --blocks, then --finalise")
     ranges = task_ranges(job.count, how.plan_blocks) if how.plan_blocks is not None else []
     blocks = parse_range(how.blocks, job.count) if how.blocks is not None else range(job.count)
+    applied = parse_range(how.apply, job.count) if how.apply is not None else range(job.count)
     redo = how.redo
-    if redo != "never" and phase in ("blocks", "finalise"):
+    if redo != "never" and phase not in ("plan", "all"):
         raise UserError(f"--overwrite/--update cannot be combined with --{phase}",
                         "pass it to --plan-blocks (or to a whole run)")
-    if phase in ("blocks", "finalise") and not outputs.planned(job.output):
+    if phase not in ("plan", "all") and not outputs.planned(job.output):
         raise UserError(f"{job.output} has not been planned", f"run {job.stage} --plan-blocks N first")
     options = {**job.options.model_dump(mode="json"), **{f"plan.{k}": v for k, v in job.plan.items()}}
     with outputs.claim(job.output, stage=job.stage, options=options, inputs=job.inputs, products=job.products,
                        redo=redo, resumable=frozenset(), joinable=phase != "all",
-                       keep_lease=phase in ("plan", "blocks"), start=False) as output:
+                       keep_lease=phase in ("plan", "blocks", "merge", "apply"), start=False) as output:
         output.keep = output.resumed  # a fresh plan is worth keeping once a block is done
         if output.complete:
             if phase == "plan":
@@ -94,6 +112,10 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
             return
         if phase in ("blocks", "all"):
             _process(job, output, blocks)
+        if job.merge is not None and phase in ("merge", "all"):
+            _merge(job, output, job.merge)
+        if job.apply is not None and phase in ("apply", "all"):
+            _apply(job, output, job.apply, applied)
         if phase in ("finalise", "all"):
             _finalise(job, output)
 
@@ -111,9 +133,38 @@ def _process(job: BlockwiseJob, output: outputs.Output, blocks: range) -> None:
         output.keep = True
 
 
-def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:
-    missing = sorted(set(range(job.count)) - commit.done_blocks(job.output))
+def _require_blocks(job: BlockwiseJob, folder: str, what: str, fix: str) -> None:
+    missing = sorted(set(range(job.count)) - commit.done_blocks(job.output, folder))
     if missing:
-        raise UserError(f"{len(missing)} of {job.count} blocks are not done (first: {missing[0]})", "run those blocks first")
+        raise UserError(f"{len(missing)} of {job.count} blocks are not {what} (first: {missing[0]})", fix)
+
+
+def _merge(job: BlockwiseJob, output: outputs.Output, merge: Callable[[], dict[str, Any]]) -> None:
+    if commit.read_merged(job.output) is not None:
+        log.info("the merge is already committed")
+        return
+    _require_blocks(job, commit.BLOCK_MARKERS, "done", "run those blocks first")
+    info = merge()
+    output.check()
+    commit.mark_merged(job.output, info)
+
+
+def _apply(job: BlockwiseJob, output: outputs.Output, apply: Callable[[int], None], blocks: range) -> None:
+    if commit.read_merged(job.output) is None:
+        raise UserError(f"{job.output} has not been merged", f"run {job.stage} --merge first")
+    done = commit.done_blocks(job.output, commit.APPLIED_MARKERS)
+    for block in progress([b for b in blocks if b not in done], desc="apply"):
+        apply(block)
+        output.check()
+        commit.mark_block_done(job.output, block, folder=commit.APPLIED_MARKERS)
+        faults.point("blockwise.block-applied")
+
+
+def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:
+    _require_blocks(job, commit.BLOCK_MARKERS, "done", "run those blocks first")
+    merged: dict[str, Any] = {}
+    if job.two_pass:
+        _require_blocks(job, commit.APPLIED_MARKERS, "applied", f"run {job.stage} --apply on them first")
+        merged = commit.read_merged(job.output) or {}
     info = job.finalise() or {}
-    output.commit({"blocks": job.count, **info})
+    output.commit({"blocks": job.count, **merged, **info})

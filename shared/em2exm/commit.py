@@ -3,7 +3,7 @@
 Object stores have no atomic rename, so an output only counts as complete once its marker, a small
 JSON object, has been written *after* all of its data.  A killed stage leaves data without a marker:
 the next run sees it as incomplete and redoes it.  Blockwise stages keep one marker per block so a
-re-run skips finished blocks.
+re-run skips finished blocks; stages with a merge pass also mark the merge and each block it was applied to.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from em2exm import __version__, storage
 
 MARKER = ".em2exm_complete.json"
 BLOCK_MARKERS = ".em2exm_blocks"
+MERGE_MARKER = ".em2exm_merged.json"
+APPLIED_MARKERS = ".em2exm_applied"
 
 
 def marker_url(url: str) -> str:
@@ -45,9 +47,9 @@ def block_done(url: str, block_id: int) -> bool:
     return storage.exists(storage.join(url, BLOCK_MARKERS, str(block_id)))
 
 
-def mark_block_done(url: str, block_id: int, info: dict[str, Any] | None = None) -> None:
-    """Commit one block of a blockwise output, after its data is written."""
-    storage.write_atomic(storage.join(url, BLOCK_MARKERS, str(block_id)), json.dumps(info or {}).encode())
+def mark_block_done(url: str, block_id: int, info: dict[str, Any] | None = None, folder: str = BLOCK_MARKERS) -> None:
+    """Commit one block of a blockwise output, after its data is written (``folder``: which pass)."""
+    storage.write_atomic(storage.join(url, folder, str(block_id)), json.dumps(info or {}).encode())
 
 
 def read_block_info(url: str, block_id: int) -> dict[str, Any]:
@@ -55,6 +57,19 @@ def read_block_info(url: str, block_id: int) -> dict[str, Any]:
     return json.loads(storage.read_bytes(storage.join(url, BLOCK_MARKERS, str(block_id))))
 
 
-def done_blocks(url: str) -> set[int]:
-    """Ids of the committed blocks of the output at ``url``."""
-    return {int(name) for name in storage.list_names(storage.join(url, BLOCK_MARKERS)) if name.isdigit()}
+def done_blocks(url: str, folder: str = BLOCK_MARKERS) -> set[int]:
+    """Ids of the committed blocks of the output at ``url`` (``folder``: of which pass)."""
+    return {int(name) for name in storage.list_names(storage.join(url, folder)) if name.isdigit()}
+
+
+def mark_merged(url: str, info: dict[str, Any]) -> None:
+    """Commit the merge of a blockwise output, after everything its second pass reads is written."""
+    storage.write_atomic(storage.join(url, MERGE_MARKER), json.dumps(info).encode())
+
+
+def read_merged(url: str) -> dict[str, Any] | None:
+    """The record stored by :func:`mark_merged`, or None before the merge is committed."""
+    try:
+        return json.loads(storage.read_bytes(storage.join(url, MERGE_MARKER)))
+    except FileNotFoundError:
+        return None

@@ -3,7 +3,7 @@
 Common flags: ``--config`` (pipeline YAML; the stage reads its own section), ``--params`` (that section
 as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite`` / ``--update``;
 a flag per URL the stage reads or writes and per option its spec names; blockwise stages add ``--plan-blocks`` /
-``--blocks`` / ``--finalise``.  An empty value (Argo's default for an optional URL) means unset.
+``--blocks`` / ``--finalise`` (and ``--merge`` / ``--apply`` where the spec ``merges``).  An empty value (Argo's default for an optional URL) means unset.
 Exit codes: 0 success, 2 bad input or config (one line naming the problem and the fix), 1 internal error.
 """
 
@@ -97,7 +97,12 @@ def stage_parser(stage: StageSpec) -> argparse.ArgumentParser:
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
         group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
-        group.add_argument("--finalise", action="store_true", help="merge processed blocks and commit the output")
+        if stage.merges:
+            group.add_argument("--merge", action="store_true", help="merge the processed blocks (once, serial)")
+            group.add_argument("--apply", metavar="START:STOP", help="apply the merge to these blocks")
+            group.add_argument("--finalise", action="store_true", help="check every block was applied and commit the output")
+        else:
+            group.add_argument("--finalise", action="store_true", help="merge processed blocks and commit the output")
     return parser
 
 
@@ -116,7 +121,7 @@ def parse(stage: StageSpec, argv: Sequence[str]) -> tuple[BaseModel, Invocation]
     args = stage_parser(stage).parse_args(argv)
     params = options_from_args(args, stage.section, stage.params, {n: getattr(args, n) for n in (*stage.urls, *stage.flags)})
     how = Invocation(redo(args), getattr(args, "plan_blocks", None), getattr(args, "blocks", None),
-                     getattr(args, "finalise", False))
+                     getattr(args, "merge", False), getattr(args, "apply", None), getattr(args, "finalise", False))
     return params, how
 
 

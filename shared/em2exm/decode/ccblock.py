@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.dilate import run_end
 from em2exm.decode.faces import face_name, shared_faces, slab, within
 from em2exm.decode.masks import rule_mask
 from em2exm.decode.pieces import piece_stats
@@ -22,28 +23,52 @@ from em2exm.decode.specs import Connected
 
 
 @njit(cache=True, nogil=True)
-def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Over the core box [lo, hi) of ``pieces``: the largest piece id within ``radius`` of each voxel
-    (0 where none), and whether another piece is within reach too. Scattered from labelled voxels."""
-    top = np.zeros((hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]), pieces.dtype)
+def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray,
+           top: np.ndarray) -> tuple[np.ndarray, int]:
+    """Over the core box [lo, hi) of ``pieces``: into the zeroed ``top``, the largest piece id within
+    ``radius`` of each voxel (0 where none); returns whether another piece is within reach too, and
+    at how many voxels. Scattered from runs of one piece along x (their footprints' union is one box)."""
     several = np.zeros(top.shape, np.bool_)
+    contested = 0
     nz, ny, nx = pieces.shape
     for z in range(max(lo[0] - radius[0], 0), min(hi[0] + radius[0], nz)):
         for y in range(max(lo[1] - radius[1], 0), min(hi[1] + radius[1], ny)):
-            for x in range(max(lo[2] - radius[2], 0), min(hi[2] + radius[2], nx)):
+            x, stop = max(lo[2] - radius[2], 0), min(hi[2] + radius[2], nx)
+            while x < stop:
                 p = pieces[z, y, x]
-                if p == 0:
-                    continue
-                for z2 in range(max(z - radius[0], lo[0]) - lo[0], min(z + radius[0] + 1, hi[0]) - lo[0]):
-                    for y2 in range(max(y - radius[1], lo[1]) - lo[1], min(y + radius[1] + 1, hi[1]) - lo[1]):
-                        for x2 in range(max(x - radius[2], lo[2]) - lo[2], min(x + radius[2] + 1, hi[2]) - lo[2]):
-                            there = top[z2, y2, x2]
-                            if there != p:
-                                if there != 0:
-                                    several[z2, y2, x2] = True
-                                if there < p:
-                                    top[z2, y2, x2] = p
-    return top, several
+                end = min(run_end(pieces[z, y], x), stop)
+                if p != 0:
+                    for z2 in range(max(z - radius[0], lo[0]) - lo[0], min(z + radius[0] + 1, hi[0]) - lo[0]):
+                        for y2 in range(max(y - radius[1], lo[1]) - lo[1], min(y + radius[1] + 1, hi[1]) - lo[1]):
+                            for x2 in range(max(x - radius[2], lo[2]) - lo[2], min(end + radius[2], hi[2]) - lo[2]):
+                                there = top[z2, y2, x2]
+                                if there != p:
+                                    if there != 0 and not several[z2, y2, x2]:
+                                        several[z2, y2, x2] = True
+                                        contested += 1
+                                    if there < p:
+                                        top[z2, y2, x2] = p
+                x = end
+    return several, contested
+
+
+@njit(cache=True, nogil=True)
+def _tally(top: np.ndarray, several: np.ndarray, contested: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels of each id 0..n in ``top`` where one piece is within reach, and the coordinates of
+    the ``contested`` voxels where several are."""
+    counts = np.zeros(n + 1, np.int64)
+    where = np.empty((contested, 3), np.int64)
+    i = 0
+    nz, ny, nx = top.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if several[z, y, x]:
+                    where[i, 0], where[i, 1], where[i, 2] = z, y, x
+                    i += 1
+                else:
+                    counts[top[z, y, x]] += 1
+    return counts, where
 
 
 @njit(cache=True, nogil=True)
@@ -98,14 +123,16 @@ def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     del fg
     rel = within(core, outer)
     radius = np.array([s // 2 for s in spec.dilation])
-    lo = np.array([s.start for s in rel])
-    top, several = _reach(pieces, lo, np.array([s.stop for s in rel]), radius)
-    where = np.argwhere(several) + lo
-    sets, which = np.unique(_candidates(pieces, where, radius), axis=0, return_inverse=True)
-    staged = top.astype(np.uint32 if plan.id_stride < 2**32 else np.uint64)
-    staged[several] = n + 1 + which.reshape(-1)
+    lo, hi = np.array([s.start for s in rel]), np.array([s.stop for s in rel])
+    staged = np.zeros(tuple(hi - lo), np.uint32 if plan.id_stride < 2**32 else np.uint64)
+    counts, where = _tally(staged, *_reach(pieces, lo, hi, radius, staged), n)
+    sets, which = np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
+    if len(where):
+        sets, which = np.unique(_candidates(pieces, where + lo, radius), axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        staged[tuple(where.T)] = n + 1 + which
     _, first, _ = piece_stats(pieces, n, rel, tuple(o.start for o in outer), plan.shape)
-    arrays = {"counts": np.bincount(staged.reshape(-1), minlength=n + len(sets) + 1), "n_pieces": np.array(n),
+    arrays = {"counts": np.concatenate([counts, np.bincount(which, minlength=len(sets))]), "n_pieces": np.array(n),
               "piece_first": first, "sets": sets}
     for axis, side in shared_faces(plan, block_id):
         arrays["pieces" + face_name(axis, side)] = pieces[within(slab(plan, block_id, axis, side, plan.halo[axis]),

@@ -9,8 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from em2exm.decode.relabel import label_dtype
+
+
+@njit(cache=True, nogil=True)
+def _lookup(local: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """``out = table[local]`` (3-D), without numpy's conversion of the ids to intp."""
+    nz, ny, nx = local.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                out[z, y, x] = table[local[z, y, x]]
 
 
 @dataclass
@@ -23,7 +34,9 @@ class MergeTable:
 
     def block(self, block_id: int, local: np.ndarray) -> np.ndarray:
         """Final labels of block ``block_id``'s core from its block-local ids."""
-        out = np.ascontiguousarray(self.tables[block_id][local])
+        table = self.tables[block_id]
+        out = np.empty(local.shape, table.dtype)
+        _lookup(np.ascontiguousarray(local), table, out)
         if block_id in self.voxels:
             where, ids = self.voxels[block_id]
             out.reshape(-1)[where] = ids

@@ -1,4 +1,5 @@
-"""Blockwise decode state in object storage: each block's stitching arrays and which blocks are relabelled.
+"""Blockwise decode state in object storage: each block's stitching arrays, and after the merge its part of the
+merge table.
 
 Both live under ``<labels URL>/.faces/`` so an overwrite of the labels removes them with it.
 """
@@ -11,6 +12,7 @@ import numpy as np
 
 from em2exm import storage
 from em2exm.decode.blockwise import BlockData
+from em2exm.decode.mergetable import MergeTable
 
 FACES = ".faces"
 
@@ -33,15 +35,25 @@ def load_block(output: str, block_id: int) -> BlockData:
         return BlockData.from_arrays(dict(arrays))
 
 
-def relabelled(output: str) -> set[int]:
-    """Blocks whose final ids are already written (so a killed finalise resumes)."""
-    names = storage.list_names(storage.join(output, FACES, "final"))
-    return {int(name) for name in names if name.isdigit()}
+def table_url(output: str, block_id: int) -> str:
+    """Where block ``block_id``'s part of the merge table is stored."""
+    return storage.join(output, FACES, "table", f"{block_id}.npz")
 
 
-def mark_relabelled(output: str, block_id: int) -> None:
-    """Record that block ``block_id`` holds final ids."""
-    storage.write_bytes(storage.join(output, FACES, "final", str(block_id)), b"")
+def save_table(output: str, table: MergeTable, block_id: int) -> None:
+    """Store block ``block_id``'s part of ``table``: the final id of each local id and its settled voxels."""
+    where, ids = table.voxels.get(block_id, (np.zeros(0, np.int64), np.zeros(0, table.tables[block_id].dtype)))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, count=np.array(table.count), table=table.tables[block_id],
+                        where=where, ids=ids)
+    storage.write_atomic(table_url(output, block_id), buffer.getvalue())
+
+
+def load_table(output: str, block_id: int) -> MergeTable:
+    """The merge table of block ``block_id`` alone, as :func:`save_table` stored it."""
+    with np.load(io.BytesIO(storage.read_bytes(table_url(output, block_id)))) as arrays:
+        voxels = {block_id: (arrays["where"], arrays["ids"])} if arrays["where"].size else {}
+        return MergeTable(int(arrays["count"]), {block_id: arrays["table"]}, voxels)
 
 
 def clear(output: str) -> None:

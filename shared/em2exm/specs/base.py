@@ -41,6 +41,9 @@ class StageSpec:
     """Other fields of ``params`` that get a flag of their own (the rest: ``--params`` / ``--set`` / ``--config``)."""
     blockwise: bool = False
     """The stage takes ``--plan-blocks`` / ``--blocks`` / ``--finalise`` and can fan its blocks out."""
+    merges: bool = False
+    """A blockwise stage with a second pass: ``--merge`` (serial) and ``--apply`` (fanned out over the blocks
+    again) come between its blocks and its finalise (see ``em2exm.blockwise``)."""
     resources: Resources = field(default_factory=Resources)
     writes: Callable[[Any], tuple[str, ...]] | None = None
     """The URLs a run writes, when they are not simply the values of ``outputs`` (e.g. decode's label image)."""

@@ -37,6 +37,7 @@ SPEC = StageSpec(
     outputs=(),
     flags=("name",),
     blockwise=True,
+    merges=True,
     resources=Resources(cpu=2, memory_gib=8),
     writes=lambda params: (params.labels,),
 )

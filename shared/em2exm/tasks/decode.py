@@ -1,10 +1,11 @@
 """decode: network maps (uint8 C,Z,Y,X OME-Zarr from seg-infer) -> instance labels, blockwise with stitching.
 
 Writes ``<predictions>/labels/<name>``. Each block is decoded with the little context it needs; its block-local ids
-are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``; finalise
-stitches objects of any size across blocks (the whole-volume decode's ids, see em2exm.decode.stitch) and writes every
-block's final ids 1..N into the label image (never rewriting in place). ``--plan-blocks``, ``--blocks`` and
-``--finalise`` run those phases as separate tasks (see em2exm.blockwise).
+are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``; the merge
+stitches objects of any size across blocks (the whole-volume decode's ids, see em2exm.decode.stitch) and stores each
+block's part of the merge table; the second pass writes every block's final ids 1..N into the label image (never
+rewriting in place). ``--plan-blocks``, ``--blocks``, ``--merge``, ``--apply`` and ``--finalise`` run those phases as
+separate tasks (see em2exm.blockwise).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import zarr
 
 from em2exm import blockwise, faults, ome, storage
-from em2exm.decode import BlockPlan, MergeTable, decode_block, merge_loaded, plan_for
+from em2exm.decode import BlockPlan, decode_block, merge_loaded, plan_for
 from em2exm.decode import store as state
 from em2exm.decode.specs import Spec
 from em2exm.errors import UserError
@@ -75,14 +76,15 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
         "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", state.FACES),
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
+        merge=phases.merge, apply=phases.apply,
     )
     blockwise.run(job, how)
 
 
 class DecodePhases:
-    """Decode's three blockwise phases.  Blocks write block-local ids to a staging array; finalise reads them
-    from there and writes final ids to the label image, so finalise can be killed and rerun (or run twice at
-    once) at any instant and always writes the same bytes."""
+    """Decode's blockwise phases.  Blocks write block-local ids to a staging array; the merge writes each block's
+    part of the merge table; the second pass reads both and writes final ids to the label image, so it can be
+    killed and rerun (or run twice at once) at any instant and always writes the same bytes."""
 
     def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, spec: Spec, mode: str,
                  output: str) -> None:
@@ -115,26 +117,28 @@ class DecodePhases:
         state.save_block(self.output, data)
         return {"fragments": int(local.max(initial=0))}
 
-    def finalise(self) -> dict[str, Any]:
+    def merge(self) -> dict[str, Any]:
+        """Stitch every block and store each block's part of the merge table."""
         table = merge_loaded(self.plan, self.spec, range(len(self.plan)), partial(state.load_block, self.output))
-        count = table.count
-        if count > np.iinfo(self.dtype).max:
-            raise UserError(f"{count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
-        final, local, done = self.labels(), self.staging("r"), state.relabelled(self.output)
-        for block_id in progress([k for k in range(len(self.plan)) if k not in done], desc="relabel"):
-            self.relabel(table, final, local, block_id)
-        log.info("%d instances in %s", count, self.output)
-        return {"stage": "decode", "mode": self.mode, "instances": count}
+        if table.count > np.iinfo(self.dtype).max:
+            raise UserError(f"{table.count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
+        for block_id in progress(range(len(self.plan)), desc="merge table"):
+            state.save_table(self.output, table, block_id)
+            faults.point("decode.merge.table")
+        log.info("%d instances in %s", table.count, self.output)
+        return {"instances": table.count}
 
-    def relabel(self, table: MergeTable, final: Any, local: Any, block_id: int) -> None:
-        """Write block ``block_id``'s final ids into the label image, one storage chunk at a time, then mark it."""
+    def apply(self, block_id: int) -> None:
+        """Write block ``block_id``'s final ids into the label image, one storage chunk at a time."""
         core = self.plan.core(block_id)
-        ids = np.asarray(local[core])
+        ids = np.asarray(self.staging("r")[core])
         if (ids == np.iinfo(self.dtype).max).any():
             raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
-        labels = table.block(block_id, ids).astype(self.dtype)
+        labels = state.load_table(self.output, block_id).block(block_id, ids).astype(self.dtype, copy=False)
+        final = self.labels()
         for box in tile(core, self.chunks):  # one storage object each
             final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
-            faults.point("decode.finalise.chunk")
-        state.mark_relabelled(self.output, block_id)
-        faults.point("decode.finalise.block")
+            faults.point("decode.apply.chunk")
+
+    def finalise(self) -> dict[str, Any]:
+        return {"stage": "decode", "mode": self.mode}
