@@ -18,7 +18,7 @@ from em2exm.decode.blockwise import BlockData
 from em2exm.decode.graph import components
 from em2exm.decode.mergetable import MergeTable, final_table, numbering
 from em2exm.decode.pieces import NONE
-from em2exm.decode.slabs import same_voxels
+from em2exm.decode.slabs import with_joins
 from em2exm.decode.specs import Connected
 
 
@@ -27,17 +27,14 @@ def merge_connected(plan: BlockPlan, spec: Connected, block_ids: Sequence[int],
     """Merge table of a bc_connected decode from the arrays of ``block_ids`` (fetched by ``load``)."""
     present = sorted(set(block_ids))
     pieces, firsts, counts, sets, joins = [], [], [], [], []
-    for k in present:
-        data = load(k)
-        offset, n = k * plan.id_stride, int(data["n_pieces"])
+    for data, block_joins in with_joins(plan, present, load, "pieces"):
+        joins += block_joins
+        offset, n = data.block_id * plan.id_stride, int(data["n_pieces"])
         pieces.append(offset + np.arange(1, n + 1, dtype=np.int64))
         firsts.append(np.asarray(data["piece_first"])[1:])
         counts.append(np.asarray(data["counts"])[1:])
         block_sets = np.asarray(data["sets"], np.int64)
         sets.append(np.where(block_sets > 0, offset + block_sets, 0))
-        for axis, upper in plan.upper_neighbours(k).items():
-            if upper in present:
-                joins.append(same_voxels(plan, data, load(upper), axis, "pieces"))
     every = np.concatenate([*pieces, np.zeros(0, np.int64)])
     join_a = np.concatenate([*(j[0] for j in joins), np.zeros(0, np.int64)])
     join_b = np.concatenate([*(j[1] for j in joins), np.zeros(0, np.int64)])

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+
 import numpy as np
 
 from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.blockwise import BlockData
 from em2exm.decode.faces import face_name
 
+Pairs = tuple[np.ndarray, np.ndarray]
 
-def same_voxels(plan: BlockPlan, lower: BlockData, upper: BlockData, axis: int,
-                prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """Global ids (``block * id_stride + local``) of both blocks' pieces on the voxels of their shared
-    slab (arrays ``prefix + 'z+'`` of the lower block, ``prefix + 'z-'`` of the upper) where both have one."""
-    below, above = lower[prefix + face_name(axis, "+")], upper[prefix + face_name(axis, "-")]
+
+def same_voxels(plan: BlockPlan, lower: int, below: np.ndarray, upper: int, above: np.ndarray) -> Pairs:
+    """Distinct pairs of global ids (``block * id_stride + local``) of two blocks' pieces on the voxels of their
+    shared slab where both have one: ``below`` is the slab as block ``lower`` labels it (its ``+`` face), ``above``
+    as block ``upper`` does (its ``-`` face)."""
     both = (below != 0) & (above != 0)
-    return (below[both].astype(np.int64) + lower.block_id * plan.id_stride,
-            above[both].astype(np.int64) + upper.block_id * plan.id_stride)
+    stride = plan.id_stride  # < 2**31 (plan_for), so a pair fits one int64 key
+    pairs = np.unique(below[both].astype(np.int64) * stride + above[both].astype(np.int64))
+    return pairs // stride + lower * stride, pairs % stride + upper * stride
+
+
+def with_joins(plan: BlockPlan, block_ids: Iterable[int], load: Callable[[int], BlockData],
+               prefix: str) -> Iterator[tuple[BlockData, list[Pairs]]]:
+    """Each block of ``block_ids`` in ascending order, loaded once, with the pairs of pieces it shares with its
+    lower neighbours among ``block_ids`` (slab arrays ``prefix + 'z-'``, ...). Only the ``+`` slabs of blocks
+    whose upper neighbour is still to come are kept: at most one layer of blocks."""
+    present = sorted(set(block_ids))
+    chosen = set(present)
+    waiting: dict[tuple[int, int], np.ndarray] = {}
+    for k in present:
+        data = load(k)
+        joins = []
+        for (axis, side), lower in plan.neighbours(k).items():
+            if side == "-" and lower in chosen:
+                joins.append(same_voxels(plan, lower, waiting.pop((lower, axis)), k, data[prefix + face_name(axis, "-")]))
+        for axis, upper in plan.upper_neighbours(k).items():
+            if upper in chosen:
+                waiting[(k, axis)] = data[prefix + face_name(axis, "+")]
+        yield data, joins

@@ -20,7 +20,7 @@ from em2exm.decode.buckets import sparse_flood
 from em2exm.decode.graph import components
 from em2exm.decode.mergetable import MergeTable, final_table, numbering
 from em2exm.decode.pieces import NONE
-from em2exm.decode.slabs import same_voxels
+from em2exm.decode.slabs import with_joins
 from em2exm.decode.specs import Watershed
 
 _EMPTY = np.zeros(0, np.int64)
@@ -77,13 +77,9 @@ def merge_watershed(plan: BlockPlan, spec: Watershed, block_ids: Sequence[int],
                     load: Callable[[int], BlockData]) -> MergeTable:
     """Merge table of a watershed decode from the arrays of ``block_ids`` (fetched by ``load``)."""
     blocks = _Blocks()
-    present = set(block_ids)
-    for k in sorted(present):
-        data = load(k)
+    for data, joins in with_joins(plan, block_ids, load, "seeds"):
         blocks.add(plan, data)
-        for axis, upper in plan.upper_neighbours(k).items():
-            if upper in present:
-                blocks.joins.append(same_voxels(plan, data, load(upper), axis, "seeds"))
+        blocks.joins += joins
     every, seed_of, alive, first = _seeds(blocks, spec.seed_min)
 
     instance, voxel, level, value, label = [], [], [], [], []
