@@ -5,7 +5,7 @@ left as background) is written blockwise into an OME-Zarr under ``--store``; ``s
 image from it, then ``seg-infer``, ``decode`` and ``evaluate`` run as the backends run them: ``--plan-blocks``,
 the ``--blocks START:STOP`` tasks as ``--workers`` parallel processes (``cores / workers`` threads each), then
 ``--finalise`` (decode adds its serial ``--merge`` and the ``--apply START:STOP`` tasks, in parallel, before it;
-evaluate has no fan-out: one process that accumulates its contingency table block by block).
+evaluate's tasks count id pairs per block, its finalise sums them and scores).
 Each task's wall time and peak RSS (``ru_maxrss`` of the task from ``os.wait4``) are recorded; a stage's
 ``voxels_per_s`` is the volume's voxels over the stage's whole wall time (plan + parallel blocks + finalise);
 decode's ``speedup_with_tasks`` is what ``n`` parallel tasks would give by its split of serial and fanned-out time.
@@ -412,8 +412,7 @@ def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> di
     instances = pred / "labels" / "instances"
     score = ["--segmentation", str(instances), "--groundtruth", str(sim / "labels" / "groundtruth"),
              "--output", str(evaluation), "--params", json.dumps({"block": list(args.eval_block)})]
-    single = runner.run([Task("evaluate", em2exm("evaluate", *score))], parallel=False)
-    stages["evaluate"] = summarise(voxels, {"single": single}, count_blocks(shape, args.eval_block))
+    stages["evaluate"] = summarise(voxels, blockwise(runner, "evaluate", score, per), count_blocks(shape, args.eval_block))
     metrics = json.loads((evaluation / "metrics.json").read_text())
     log(f"  evaluate {stages['evaluate']['wall_s']} s")
 

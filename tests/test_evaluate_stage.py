@@ -73,6 +73,26 @@ def test_blockwise_scores_equal_the_library(tmp_path: Path) -> None:
     assert commit.is_complete(str(out))
 
 
+def test_fanned_out_tasks_score_as_one_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--plan-blocks, --blocks tasks, --finalise (as Argo and SLURM run it) write the whole run's metrics."""
+    gt, seg = label_pair(2)
+    seg_url, gt_url = write_pair(tmp_path, gt, seg)
+    assert evaluate(seg_url, gt_url, tmp_path / "whole", *SMALL_BLOCKS) == 0
+    fanned = tmp_path / "fanned"
+    capsys.readouterr()
+    assert evaluate(seg_url, gt_url, fanned, *SMALL_BLOCKS, "--plan-blocks", "20") == 0
+    ranges = json.loads(capsys.readouterr().out)
+    assert len(ranges) == 2  # 4 x 3 x 3 = 36 blocks of 7x16x20
+    assert evaluate(seg_url, gt_url, fanned, *SMALL_BLOCKS, "--blocks", ranges[0]) == 0
+    assert evaluate(seg_url, gt_url, fanned, *SMALL_BLOCKS, "--finalise") == 2  # blocks missing
+    assert not (fanned / "metrics.json").exists()
+    assert evaluate(seg_url, gt_url, fanned, *SMALL_BLOCKS, "--blocks", ranges[1]) == 0
+    assert evaluate(seg_url, gt_url, fanned, *SMALL_BLOCKS, "--finalise") == 0
+    whole, found = metrics_of(tmp_path / "whole"), metrics_of(fanned)
+    assert found == whole and commit.is_complete(str(fanned))
+    assert_scores_match(found, gt, seg)
+
+
 def test_identical_inputs_score_perfectly(tmp_path: Path) -> None:
     gt, _ = label_pair(1)
     seg_url, gt_url = write_pair(tmp_path, gt, gt.copy())

@@ -77,7 +77,10 @@ def test_scale_bench_runs_every_stage(tmp_path: Path):
         assert size["stages"]["decode"]["blocks"] == blocks and size["stages"]["decode"]["block_tasks"] == blocks // 2
         assert size["stages"]["decode"]["state_objects"] == blocks
         assert 0 < size["stages"]["seg-infer"]["task_rss_mib_max"] < 4096
-        assert size["stages"]["decode"]["finalise_rss_mib"] > 0
+        decode = size["stages"]["decode"]
+        assert decode["merge_rss_mib"] > 0 and decode["apply_wall_s"] > 0 and decode["finalise_rss_mib"] > 0
+        assert decode["speedup_with_tasks"]["2"] > 1 and decode["serial_s"] > 0
+        assert size["stages"]["evaluate"]["block_tasks"] == blocks // 2  # eval blocks are decode's here, 2 per task
         assert size["objects_written"]["decode"] > 0 and size["metrics"]["n_groundtruth"] > 0
     assert [s["blocks"] for s in small["decode_block_sweep"]] == [1] and large["decode_block_sweep"] == []
     assert result["scaling"]["voxels"] == 2.0 and "task_rss_mib_max" in result["scaling"]["decode"]

@@ -117,7 +117,12 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
         if job.apply is not None and phase in ("apply", "all"):
             _apply(job, output, job.apply, applied)
         if phase in ("finalise", "all"):
-            _finalise(job, output)
+            try:
+                _finalise(job, output)
+            except UserError:
+                if phase == "all" and not output.resumed:
+                    output.keep = False  # bad input only the finalise can see: a fresh whole run leaves nothing
+                raise
 
 
 def _process(job: BlockwiseJob, output: outputs.Output, blocks: range) -> None:

@@ -77,7 +77,11 @@ class Contingency:
 
     def add(self, gt_block: np.ndarray, seg_block: np.ndarray) -> None:
         """Count one block (any shape, the same for both)."""
-        self._parts.append(pair_counts(np.asarray(gt_block), np.asarray(seg_block)))
+        self.add_table(pair_counts(np.asarray(gt_block), np.asarray(seg_block)))
+
+    def add_table(self, table: Table) -> None:
+        """Add a table counted elsewhere (e.g. by another task)."""
+        self._parts.append(table)
         if len(self._parts) > 64:
             self._parts = [self.table()]
 

@@ -19,8 +19,8 @@ class EvaluateOptions(StrictModel):
     thresholds: tuple[float, ...] = Field(THRESHOLDS, description="IoU thresholds in (0, 1] at which instances are "
                                                                   "matched; AP = TP / (TP + FP + FN) at each, mAP "
                                                                   "their mean")
-    block: tuple[int, int, int] = Field((128, 512, 512), description="block (z, y, x) in voxels read at a time to "
-                                                                     "accumulate the overlap counts (bounds memory)")
+    block: tuple[int, int, int] = Field((128, 512, 512), description="block (z, y, x) in voxels whose overlap counts one "
+                                                                     "task computes (bounds memory; the fan-out unit)")
     region_axis: Literal["z", "y", "x"] = Field("x", description="axis along which the scored region is cut")
     region_start: float = Field(0.0, ge=0.0, lt=1.0, description="score only from this fraction of region_axis to "
                                                                  "its end (e.g. 0.5: a held-out second half)")

@@ -28,5 +28,6 @@ SPEC = StageSpec(
     section="evaluate",
     inputs=("segmentation", "groundtruth"),
     outputs=("output",),
+    blockwise=True,
     resources=Resources(cpu=2, memory_gib=8),
 )
