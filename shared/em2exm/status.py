@@ -40,6 +40,8 @@ class StepStatus:
     state: str
     blocks_done: int | None = None
     blocks_total: int | None = None
+    blocks_applied: int | None = None
+    """Blocks the merge was applied to, once a stage with a second pass has merged (decode)."""
     exit_code: int | None = None
     wall_s: float | None = None
     writer: str | None = None
@@ -50,6 +52,8 @@ class StepStatus:
         details = [f"exit {self.exit_code}"] if self.state == FAILED else []
         if self.blocks_total is not None and self.state != DONE:
             details.append(f"{self.blocks_done or 0} of {self.blocks_total} blocks")
+            if self.blocks_applied is not None:
+                details.append(f"merged, {self.blocks_applied} of {self.blocks_total} applied")
         return self.state + (f" ({', '.join(details)})" if details else "")
 
 
@@ -140,6 +144,8 @@ def step_status(step: Step, store: str) -> StepStatus:
         url = step.outputs[0]
         status.blocks_done = len(commit.done_blocks(url))
         status.blocks_total = markers[0].get("blocks") if markers else planned_blocks(url)
+        if step.spec.merges and commit.read_merged(url) is not None:
+            status.blocks_applied = len(commit.done_blocks(url, commit.APPLIED_MARKERS))
     committed = max((float(m.get("time", 0)) for m in markers), default=None)
     failed_after = attempt.get("exit_code") not in (None, 0) and (committed is None or attempt["start"] > committed)
     if all(complete) and not failed_after:
