@@ -18,7 +18,7 @@ from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.dilate import run_end
 from em2exm.decode.faces import face_name, shared_faces, slab, within
 from em2exm.decode.masks import rule_mask
-from em2exm.decode.pieces import piece_stats
+from em2exm.decode.pieces import NONE
 from em2exm.decode.specs import Connected
 
 
@@ -53,22 +53,28 @@ def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarra
 
 
 @njit(cache=True, nogil=True)
-def _tally(top: np.ndarray, several: np.ndarray, contested: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Voxels of each id 0..n in ``top`` where one piece is within reach, and the coordinates of
-    the ``contested`` voxels where several are."""
+def _tally(top: np.ndarray, several: np.ndarray, contested: int, pieces: np.ndarray, n: int, lo: np.ndarray,
+           origin: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the core (``top``; at ``lo`` in ``pieces``, at global ``origin`` in a volume of ``shape``): voxels of
+    each id 0..n in ``top`` where one piece is within reach, the coordinates of the ``contested`` voxels where
+    several are, and each piece's first core voxel (global raster index; ``NONE`` if none)."""
     counts = np.zeros(n + 1, np.int64)
+    first = np.full(n + 1, NONE, np.int64)
     where = np.empty((contested, 3), np.int64)
     i = 0
     nz, ny, nx = top.shape
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
+                p = pieces[lo[0] + z, lo[1] + y, lo[2] + x]
+                if p != 0 and first[p] == NONE:
+                    first[p] = ((origin[0] + z) * shape[1] + origin[1] + y) * shape[2] + origin[2] + x
                 if several[z, y, x]:
                     where[i, 0], where[i, 1], where[i, 2] = z, y, x
                     i += 1
                 else:
                     counts[top[z, y, x]] += 1
-    return counts, where
+    return counts, where, first
 
 
 @njit(cache=True, nogil=True)
@@ -125,13 +131,15 @@ def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     radius = np.array([s // 2 for s in spec.dilation])
     lo, hi = np.array([s.start for s in rel]), np.array([s.stop for s in rel])
     staged = np.zeros(tuple(hi - lo), np.uint32 if plan.id_stride < 2**32 else np.uint64)
-    counts, where = _tally(staged, *_reach(pieces, lo, hi, radius, staged), n)
+    several, contested = _reach(pieces, lo, hi, radius, staged)
+    counts, where, first = _tally(staged, several, contested, pieces, n, lo, np.array([c.start for c in core]),
+                                  np.array(plan.shape))
+    del several
     sets, which = np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
     if len(where):
         sets, which = np.unique(_candidates(pieces, where + lo, radius), axis=0, return_inverse=True)
         which = which.reshape(-1)
         staged[tuple(where.T)] = n + 1 + which
-    _, first, _ = piece_stats(pieces, n, rel, tuple(o.start for o in outer), plan.shape)
     arrays = {"counts": np.concatenate([counts, np.bincount(which, minlength=len(sets))]), "n_pieces": np.array(n),
               "piece_first": first, "sets": sets}
     for axis, side in shared_faces(plan, block_id):
