@@ -276,7 +276,7 @@ def summarise(voxels: int, phases: dict[str, list[Task]], blocks: int) -> dict:
     apply = phases.get("apply", [])
     if apply:
         row.update(apply_wall_s=round(span(apply), 2), apply_task_rss_mib_max=round(max(t.rss_mib for t in apply)))
-    for phase in ("plan", "merge", "finalise", "single"):
+    for phase in ("plan", "merge", "finalise"):
         for task in phases.get(phase, []):
             row[f"{phase}_s"] = round(task.wall_s, 2)
             row[f"{phase}_rss_mib"] = round(task.rss_mib)
@@ -460,7 +460,7 @@ def scaling(sizes: list[dict]) -> dict:
         base = small["stages"][stage]
         ratios = {"wall_per_voxel": round(base["voxels_per_s"] / row["voxels_per_s"], 2),
                   "cpu_per_voxel": round(base["voxels_per_cpu_s"] / row["voxels_per_cpu_s"], 2)}
-        for key in ("task_rss_mib_max", "finalise_rss_mib", "single_rss_mib", "finalise_s", "merge_rss_mib", "merge_s"):
+        for key in ("task_rss_mib_max", "finalise_rss_mib", "finalise_s", "merge_rss_mib", "merge_s"):
             if row.get(key) and base.get(key):
                 ratios[key] = round(row[key] / base[key], 2)
         out[stage] = ratios
@@ -477,8 +477,7 @@ def markdown(result: dict) -> str:
         cells = []
         for size in sizes:
             row = size["stages"][stage]
-            rss = (f"block task {row['task_rss_mib_max']} MiB" if "task_rss_mib_max" in row
-                   else f"{row.get('single_rss_mib')} MiB")
+            rss = f"block task {row['task_rss_mib_max']} MiB"
             final = f", finalise {row['finalise_s']:.0f} s / {row['finalise_rss_mib']} MiB" if "finalise_s" in row else ""
             if "merge_s" in row:
                 final = f", merge {row['merge_s']:.0f} s / {row['merge_rss_mib']} MiB" + final

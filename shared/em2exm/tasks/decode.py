@@ -11,7 +11,7 @@ separate tasks (see em2exm.blockwise).
 from __future__ import annotations
 
 import logging
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -92,6 +92,16 @@ class DecodePhases:
         self.output, self.dtype = output, np.dtype(params.dtype)
         self.chunks = chunks_for(plan.block, plan.shape)
 
+    @cached_property
+    def final_labels(self) -> Any:
+        """The label image, opened once per task for the second pass."""
+        return self.labels()
+
+    @cached_property
+    def staged_ids(self) -> Any:
+        """The staging array, opened once per task for the second pass (after every block wrote it)."""
+        return self.staging("r")
+
     def labels(self) -> Any:
         return ome.open_labels(self.params.predictions, self.params.name, mode="r+").array
 
@@ -131,11 +141,11 @@ class DecodePhases:
     def apply(self, block_id: int) -> None:
         """Write block ``block_id``'s final ids into the label image, one storage chunk at a time."""
         core = self.plan.core(block_id)
-        ids = np.asarray(self.staging("r")[core])
+        ids = np.asarray(self.staged_ids[core])
         if (ids == np.iinfo(self.dtype).max).any():
             raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
         labels = state.load_table(self.output, block_id).block(block_id, ids).astype(self.dtype, copy=False)
-        final = self.labels()
+        final = self.final_labels
         for box in tile(core, self.chunks):  # one storage object each
             final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
             faults.point("decode.apply.chunk")
