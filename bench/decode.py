@@ -11,9 +11,9 @@ numba's compiled code is cached on disk and no compilation lands inside a measur
 loaded from the on-disk cache) and ``cold_compile_s`` (an empty cache: JIT compilation included).
 ``--blockwise Z,Y,X`` adds the blockwise decode in blocks of that size (em2exm.decode.decode_blockwise,
 in this one process): its median time and ratio to the whole-volume decode, the time of its phases
-(``blocks_s``: the block decodes, what parallel tasks share; ``stitch_s`` and ``relabel_s``: the
-serial finalise), the speed-up that parallel block tasks would give by that split, and the voxels
-whose label differs from the whole-volume decode (ids are the same; only exact plateaus may differ).
+(``blocks_s``, ``flood_s``, ``apply_s``: what parallel tasks share; ``merge_s`` and ``number_s``: serial), the
+speed-up that parallel tasks would give by that split, and the voxels whose label differs from the whole-volume
+decode (ids are the same; only exact plateaus may differ).
 
     .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference] [--cold]
                                      [--blockwise 32,128,128]
@@ -103,22 +103,33 @@ def first_call(fixtures: Path, case: str) -> float:
 
 
 def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object) -> tuple[np.ndarray, dict]:
-    """The blockwise decode's labels and the wall time of its three phases (as the stage runs them)."""
-    from em2exm.decode import decode_block, merge, plan_for
+    """The blockwise decode's labels and the wall time of its phases (as the stage runs them)."""
+    from em2exm.decode import MemoryState, apply_block, decode_block, flood_pass, merge_pass, number_pass, plan_for
     from em2exm.decode.relabel import label_dtype
 
     plan = plan_for(maps.shape[1:], block, spec)  # type: ignore[arg-type]
+    ids = list(plan.block_ids())
     start, start_cpu = time.perf_counter(), time.thread_time()
-    decoded = [decode_block(maps, plan, k, spec) for k in plan.block_ids()]  # type: ignore[arg-type]
-    blocks = time.perf_counter()
-    table = merge(plan, spec, [data for _, data in decoded])  # type: ignore[arg-type]
-    stitched = time.perf_counter()
-    labels = np.zeros(plan.shape, label_dtype(table.count))
+    decoded = [decode_block(maps, plan, k, spec) for k in ids]  # type: ignore[arg-type]
+    times = {"blocks_s": time.perf_counter()}
+    state = MemoryState([data for _, data in decoded])
+    merge_pass(plan, spec, ids, state)  # type: ignore[arg-type]
+    times["merge_s"] = time.perf_counter()
+    flood_pass(plan, state, ids)
+    times["flood_s"] = time.perf_counter()
+    count = number_pass(spec, ids, state)  # type: ignore[arg-type]
+    times["number_s"] = time.perf_counter()
+    labels = np.zeros(plan.shape, label_dtype(count))
     for k, (local, _) in enumerate(decoded):
-        labels[plan.core(k)] = table.block(k, local)
-    done = time.perf_counter()
-    return labels, {"blocks": len(plan), "blocks_s": blocks - start, "stitch_s": stitched - blocks,
-                    "relabel_s": done - stitched, "cpu_s": time.thread_time() - start_cpu}
+        labels[plan.core(k)] = apply_block(state, k, local)
+    times["apply_s"] = time.perf_counter()
+    ends = [start, *times.values()]
+    return labels, {"blocks": len(plan), **{k: b - a for k, a, b in zip(times, ends, ends[1:])},
+                    "cpu_s": time.thread_time() - start_cpu}
+
+
+PHASES = ("blocks_s", "merge_s", "flood_s", "number_s", "apply_s")
+SERIAL = ("merge_s", "number_s")
 
 
 def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int], runs: int, whole_s: float,
@@ -130,15 +141,15 @@ def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int],
     settings = decode.spec(spec["func"], **spec["kwargs"])
     labels, _ = blockwise_phases(maps, block, settings)
     phases = [blockwise_phases(maps, block, settings)[1] for _ in range(runs)]
-    median = {k: statistics.median(p[k] for p in phases) for k in ("blocks_s", "stitch_s", "relabel_s")}
+    median = {k: statistics.median(p[k] for p in phases) for k in PHASES}
     total = sum(median.values())
-    serial = median["stitch_s"] + median["relabel_s"]
+    serial = sum(median[k] for k in SERIAL)
     cpu = statistics.median(p["cpu_s"] for p in phases)
     return {
         "block": list(block), "blocks": phases[0]["blocks"], "blockwise_median_s": round(total, 4),
         "blockwise_ratio": round(total / whole_s, 2), "blockwise_cpu_s": round(cpu, 4),
         "blockwise_cpu_ratio": round(cpu / whole_cpu_s, 2), **{k: round(v, 4) for k, v in median.items()},
-        "speedup_with_tasks": {n: round(total / (serial + median["blocks_s"] / n), 2) for n in (2, 4, 8, 16)},
+        "speedup_with_tasks": {n: round(total / (serial + (total - serial) / n), 2) for n in (2, 4, 8, 16)},
         "instances": int(labels.max()), "instances_whole": int(whole.max()),
         "voxels_differ": int(np.count_nonzero(labels != whole)), "foreground": int(np.count_nonzero(whole)),
     }

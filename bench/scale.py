@@ -4,8 +4,9 @@ For each size a synthetic instance label volume (a jittered-grid Voronoi tessell
 left as background) is written blockwise into an OME-Zarr under ``--store``; ``simulate-exm`` renders the ExM-like
 image from it, then ``seg-infer``, ``decode`` and ``evaluate`` run as the backends run them: ``--plan-blocks``,
 the ``--blocks START:STOP`` tasks as ``--workers`` parallel processes (``cores / workers`` threads each), then
-``--finalise`` (decode adds its serial ``--merge`` and the ``--apply START:STOP`` tasks, in parallel, before it;
-evaluate's tasks count id pairs per block, its finalise sums them and scores).
+``--finalise`` (decode runs its passes before it: the serial ``--merge``, the ``--flood START:STOP`` tasks in parallel,
+the serial ``--number``, the ``--apply START:STOP`` tasks in parallel; evaluate's tasks count id pairs per block, its
+finalise sums them and scores).
 Each task's wall time and peak RSS (``ru_maxrss`` of the task from ``os.wait4``) are recorded; a stage's
 ``voxels_per_s`` is the volume's voxels over the stage's whole wall time (plan + parallel blocks + finalise);
 decode's ``speedup_with_tasks`` is what ``n`` parallel tasks would give by its split of serial and fanned-out time.
@@ -55,6 +56,8 @@ DECODE = {"thres1": 0.5, "thres2": 0.02, "thres3": 0.3}
 """bc_watershed thresholds for the briefly trained net (weak foreground, sharp contours; PyTC's defaults leave
 most of the volume background): 328 of 362 instances, F1@0.5 0.82 on the 8M volume."""
 MIB = 1024.0
+DECODE_PASSES = (("merge", False), ("flood", True), ("number", False), ("apply", True))
+"""decode's passes between its blocks and its finalise, fanned out or not (em2exm.specs.decode; a test checks)."""
 
 
 def parse_size(text: str) -> tuple[int, int, int]:
@@ -153,21 +156,20 @@ def helper_labels(argv: list[str]) -> None:
 
 
 def helper_faces(argv: list[str]) -> None:
-    """``_faces LABELS_URL``: sizes of decode's per-block stitching state (printed as JSON)."""
+    """``_faces LABELS_URL``: sizes of decode's per-block stitching state and of its passes' parts (printed as JSON)."""
     import numpy as np
 
     faces = Path(argv[0]) / ".faces"
-    files = sorted(p for p in faces.glob("*.npz"))
-    border, arrays_bytes = [], []
-    for path in files:
+    blocks = sorted(faces.glob("*.npz"))
+    border = []
+    for path in sorted((faces / "border").glob("*.npz")):
         with np.load(path) as data:
             border.append(int(data["border_index"].size) if "border_index" in data else 0)
-            arrays_bytes.append(sum(int(data[k].nbytes) for k in data.files))
-    sizes = [p.stat().st_size for p in files]
+    sizes = [p.stat().st_size for p in blocks]
+    parts = {kind.name: sum(p.stat().st_size for p in kind.glob("*.npz")) for kind in faces.iterdir() if kind.is_dir()}
     print(json.dumps({
-        "state_objects": len(files), "state_bytes": sum(sizes), "state_bytes_max": max(sizes, default=0),
-        "state_array_bytes": sum(arrays_bytes), "state_array_bytes_max": max(arrays_bytes, default=0),
-        "border_voxels": sum(border), "border_voxels_max": max(border, default=0),
+        "state_objects": len(blocks), "state_bytes": sum(sizes), "state_bytes_max": max(sizes, default=0),
+        "part_bytes": parts, "border_voxels": sum(border), "border_voxels_max": max(border, default=0),
     }))
 
 
@@ -273,37 +275,41 @@ def summarise(voxels: int, phases: dict[str, list[Task]], blocks: int) -> dict:
         row.update(block_tasks=len(work), blocks_wall_s=round(span(work), 2),
                    task_rss_mib_max=round(max(rss)), task_rss_mib_median=round(statistics.median(rss)),
                    task_wall_s_median=round(statistics.median(t.wall_s for t in work), 2))
-    apply = phases.get("apply", [])
-    if apply:
-        row.update(apply_wall_s=round(span(apply), 2), apply_task_rss_mib_max=round(max(t.rss_mib for t in apply)))
-    for phase in ("plan", "merge", "finalise"):
-        for task in phases.get(phase, []):
-            row[f"{phase}_s"] = round(task.wall_s, 2)
-            row[f"{phase}_rss_mib"] = round(task.rss_mib)
+    for phase, tasks in phases.items():
+        if phase in ("plan", "blocks") or not tasks:
+            continue
+        if len(tasks) > 1 or dict(DECODE_PASSES).get(phase, False):
+            row.update({f"{phase}_wall_s": round(span(tasks), 2),
+                        f"{phase}_task_rss_mib_max": round(max(t.rss_mib for t in tasks))})
+        else:
+            row.update({f"{phase}_s": round(tasks[0].wall_s, 2), f"{phase}_rss_mib": round(tasks[0].rss_mib)})
     return row
 
 
 def blockwise(runner: Runner, stage: str, args: list[str], per_task: int, tag: str = "",
-              merges: bool = False) -> dict[str, list[Task]]:
-    """``--plan-blocks``, the block tasks in parallel, (``--merge``, the ``--apply`` tasks in parallel,) ``--finalise``."""
+              passes: tuple[tuple[str, bool], ...] = ()) -> dict[str, list[Task]]:
+    """``--plan-blocks``, the block tasks in parallel, each pass (serial, or its tasks in parallel), ``--finalise``."""
     tag = tag or stage
     plan = runner.run([Task(f"{tag}-plan", em2exm(stage, *args, "--plan-blocks", str(per_task)))], parallel=False)
     ranges = json.loads(plan[0].stdout.strip().splitlines()[-1])
     phases = {"plan": plan}
     phases["blocks"] = runner.run([Task(f"{tag}-{r}", em2exm(stage, *args, "--blocks", r)) for r in ranges], parallel=True)
-    if merges:
-        phases["merge"] = runner.run([Task(f"{tag}-merge", em2exm(stage, *args, "--merge"))], parallel=False)
-        phases["apply"] = runner.run([Task(f"{tag}-apply-{r}", em2exm(stage, *args, "--apply", r)) for r in ranges],
-                                     parallel=True)
+    for name, fanned in passes:
+        if fanned:
+            phases[name] = runner.run([Task(f"{tag}-{name}-{r}", em2exm(stage, *args, f"--{name}", r)) for r in ranges],
+                                      parallel=True)
+        else:
+            phases[name] = runner.run([Task(f"{tag}-{name}", em2exm(stage, *args, f"--{name}"))], parallel=False)
     phases["finalise"] = runner.run([Task(f"{tag}-finalise", em2exm(stage, *args, "--finalise"))], parallel=False)
     return phases
 
 
-def parallel_share(phases: dict[str, list[Task]]) -> dict:
+def parallel_share(phases: dict[str, list[Task]], passes: tuple[tuple[str, bool], ...]) -> dict:
     """The serial phases' wall time, the fanned-out tasks' summed wall time, and the speed-up over one task at a
     time that ``n`` parallel tasks would give by that split (Amdahl)."""
-    serial = sum(t.wall_s for name in ("plan", "merge", "finalise") for t in phases.get(name, []))
-    fanned = sum(t.wall_s for name in ("blocks", "apply") for t in phases.get(name, []))
+    fanned_phases = {"blocks", *(name for name, fanned in passes if fanned)}
+    serial = sum(t.wall_s for name, tasks in phases.items() if name not in fanned_phases for t in tasks)
+    fanned = sum(t.wall_s for name in fanned_phases for t in phases.get(name, []))
     return {"serial_s": round(serial, 2), "fanned_task_s": round(fanned, 2),
             "speedup_with_tasks": {n: round((serial + fanned) / (serial + fanned / n), 2) for n in (2, 8, 32, 128)}}
 
@@ -354,13 +360,13 @@ def train_model(runner: Runner, store: Path, args: argparse.Namespace) -> Path:
 
 def decode_stage(runner: Runner, pred: Path, name: str, block: tuple[int, int, int], per: int, voxels: int,
                  shape: tuple[int, int, int]) -> dict:
-    """decode (plan, blocks, merge, apply, finalise) into ``labels/<name>``, with the size of its stitching state."""
+    """decode (plan, blocks, its passes, finalise) into ``labels/<name>``, with the size of its stitching state."""
     args = ["--predictions", str(pred), "--name", name, "--params", json.dumps({"block": list(block), **DECODE})]
-    phases = blockwise(runner, "decode", args, per, tag=name, merges=True)
+    phases = blockwise(runner, "decode", args, per, tag=name, passes=DECODE_PASSES)
     row = summarise(voxels, phases, count_blocks(shape, block))
     labels = pred / "labels" / name
     row["block"] = list(block)
-    row.update(parallel_share(phases))
+    row.update(parallel_share(phases, DECODE_PASSES))
     row["instances"] = marker(labels).get("instances")
     row["fragments"] = sum(json.loads(p.read_text()).get("fragments", 0) for p in (labels / ".em2exm_blocks").glob("*")
                            if p.is_file())
@@ -406,8 +412,9 @@ def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> di
 
     stages["decode"] = decode_stage(runner, pred, "instances", args.block, per, voxels, shape)
     row = stages["decode"]
-    log(f"  decode {row['wall_s']} s (merge {row['merge_s']} s, {row['merge_rss_mib']} MiB; apply {row['apply_wall_s']} s; "
-        f"{row['instances']} instances)")
+    log(f"  decode {row['wall_s']} s (merge {row['merge_s']} s, {row['merge_rss_mib']} MiB; flood {row['flood_wall_s']} s, "
+        f"{row['flood_task_rss_mib_max']} MiB per task; number {row['number_s']} s, {row['number_rss_mib']} MiB; "
+        f"apply {row['apply_wall_s']} s; {row['instances']} instances)")
 
     instances = pred / "labels" / "instances"
     score = ["--segmentation", str(instances), "--groundtruth", str(sim / "labels" / "groundtruth"),
@@ -460,7 +467,8 @@ def scaling(sizes: list[dict]) -> dict:
         base = small["stages"][stage]
         ratios = {"wall_per_voxel": round(base["voxels_per_s"] / row["voxels_per_s"], 2),
                   "cpu_per_voxel": round(base["voxels_per_cpu_s"] / row["voxels_per_cpu_s"], 2)}
-        for key in ("task_rss_mib_max", "finalise_rss_mib", "finalise_s", "merge_rss_mib", "merge_s"):
+        for key in ("task_rss_mib_max", "finalise_rss_mib", "finalise_s", "merge_rss_mib", "merge_s", "number_rss_mib",
+                    "number_s", "flood_task_rss_mib_max"):
             if row.get(key) and base.get(key):
                 ratios[key] = round(row[key] / base[key], 2)
         out[stage] = ratios
@@ -480,7 +488,9 @@ def markdown(result: dict) -> str:
             rss = f"block task {row['task_rss_mib_max']} MiB"
             final = f", finalise {row['finalise_s']:.0f} s / {row['finalise_rss_mib']} MiB" if "finalise_s" in row else ""
             if "merge_s" in row:
-                final = f", merge {row['merge_s']:.0f} s / {row['merge_rss_mib']} MiB" + final
+                final = (f", merge {row['merge_s']:.0f} s / {row['merge_rss_mib']} MiB, flood task "
+                         f"{row['flood_task_rss_mib_max']} MiB, number {row['number_s']:.0f} s / "
+                         f"{row['number_rss_mib']} MiB") + final
             cells.append(f"{row['voxels_per_s'] / 1e6:.2f} M/s, {row['wall_s']:.0f} s ({row['tasks']} tasks); "
                          f"{rss}{final}")
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")

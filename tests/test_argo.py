@@ -123,14 +123,18 @@ def test_dag_follows_data_flow_and_pools(rendered):
             plan, fan = tasks[f"{step.name}-plan"], tasks[f"{step.name}-blocks"]
             assert sorted(plan.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
             assert fan["dependencies"] == [plan["name"]]
-            fans = [fan]
-            if step.spec.merges:  # blocks, the serial merge, the apply fan-out over the same ranges, finalise
-                merge, apply = tasks[f"{step.name}-merge"], tasks[f"{step.name}-apply"]
-                assert merge["dependencies"] == [fan["name"]] and apply["dependencies"] == [merge["name"]]
-                assert _fill(_task_template(templates, merge), merge) == [*_all_args(step), "--merge"]
-                fans.append(apply)
-            assert task["dependencies"] == [fans[-1]["name"]]
-            for fanned, flag in zip(fans, ("--blocks", "--apply")):
+            fans, flags, last = [fan], ["--blocks"], fan
+            for later in step.spec.passes:  # decode: merge, the flood fan-out, number, the apply fan-out; in a chain
+                this = tasks[f"{step.name}-{later.name}"]
+                assert this["dependencies"] == [last["name"]]
+                if later.fanned:
+                    fans.append(this)
+                    flags.append(f"--{later.name}")
+                else:
+                    assert _fill(_task_template(templates, this), this) == [*_all_args(step), f"--{later.name}"]
+                last = this
+            assert task["dependencies"] == [last["name"]]
+            for fanned, flag in zip(fans, flags):
                 assert fanned["arguments"]["parameters"][-1]["value"] == "{{tasks.%s.outputs.result}}" % plan["name"]
                 loop = _task_template(templates, fanned)
                 assert loop["parallelism"] == settings.fanout_parallelism and loop["dag"]["tasks"][0]["withParam"]
@@ -158,7 +162,7 @@ def test_dag_follows_data_flow_and_pools(rendered):
                 assert "nvidia.com/gpu" not in resources["requests"]
             assert template["retryStrategy"]["backoff"]["factor"] == settings.backoff_factor
     def step_tasks(step: Any) -> list[str]:
-        phases = (["plan", "blocks"] + (["merge", "apply"] if step.spec.merges else [])) if step.fanout else []
+        phases = (["plan", "blocks"] + [p.name for p in step.spec.passes]) if step.fanout else []
         return [step.name, *(f"{step.name}-{phase}" for phase in phases)]
 
     assert set(tasks) == {*checks, *(n for s in pipeline.steps for n in step_tasks(s))}
@@ -185,7 +189,7 @@ def test_templates_are_named_by_stage_with_parameters_named_like_its_flags(rende
         assert name == f"em2exm-{stage.name}"
         own = {t["name"]: t for t in document["spec"]["templates"]}
         kinds = ["plan", "blocks", "finalise", "fanout"] if stage.blockwise else []
-        kinds += ["merge", "apply", "apply-fanout"] if stage.merges else []
+        kinds += [k for p in stage.passes for k in (p.name, *([f"{p.name}-fanout"] if p.fanned else []))]
         assert set(own) == {stage.name, *(f"{stage.name}-{k}" for k in kinds)}
         parameters = {p["name"]: p.get("default") for p in own[stage.name]["inputs"]["parameters"]}
         optional = {flag(n) for n in stage.urls if not stage.params.model_fields[n].is_required()}

@@ -268,45 +268,53 @@ def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _second_pass(url: str) -> None:
-    for phase in (["--merge"], ["--apply", "0:4"], ["--finalise"]):
+PASSES = (["--merge"], ["--flood", "0:4"], ["--number"], ["--apply", "0:4"])
+
+
+def _passes(url: str, passes: tuple[list[str], ...] = PASSES) -> None:
+    for phase in (*passes, ["--finalise"]):
         assert _decode("--predictions", url, *PLAN, *phase) == 0
 
 
-MERGE_KILL_POINTS = [f"decode.merge.table:{k}:kill" for k in range(1, 5)]
-APPLY_KILL_POINTS = [f"decode.apply.chunk:{k}:kill" for k in range(1, 9)] + [
-    f"blockwise.block-applied:{k}:kill" for k in range(1, 5)]
+KILL_POINTS = {  # pass -> where to kill it: after a part or a chunk is written, after a block is committed
+    "--merge": ["decode.merge.saved:1:kill", "decode.merge.saved:3:kill", "decode.instances.saved:1:kill"],
+    "--flood": ["decode.flood.saved:1:kill", "blockwise.block-flood:2:kill"],
+    "--number": ["decode.table.saved:1:kill", "decode.table.saved:4:kill"],
+    "--apply": ["decode.apply.chunk:1:kill", "decode.apply.chunk:4:kill", "decode.apply.chunk:8:kill",
+                "blockwise.block-apply:1:kill", "blockwise.block-apply:3:kill"],
+}
 
 
-def test_merge_or_apply_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monkeypatch, capsys) -> None:
-    _kill_and_resume(str(tmp_path), MERGE_KILL_POINTS + APPLY_KILL_POINTS, monkeypatch, capsys)
+def test_a_pass_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monkeypatch, capsys) -> None:
+    _kill_and_resume(str(tmp_path), [(p, f) for p, faults in KILL_POINTS.items() for f in faults], monkeypatch, capsys)
 
 
-def test_apply_killed_mid_block_on_real_s3_resumes_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
-    points = ["decode.merge.table:3:kill", "decode.apply.chunk:3:kill", "blockwise.block-applied:2:kill"]
-    _kill_and_resume(f"s3://{s3_env.bucket}/apply-{time.time_ns()}", points, monkeypatch, capsys)
+def test_passes_killed_on_real_s3_resume_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
+    points = [("--merge", "decode.merge.saved:3:kill"), ("--flood", "decode.flood.saved:1:kill"),
+              ("--apply", "decode.apply.chunk:3:kill"), ("--apply", "blockwise.block-apply:2:kill")]
+    _kill_and_resume(f"s3://{s3_env.bucket}/passes-{time.time_ns()}", points, monkeypatch, capsys)
 
 
-def _kill_and_resume(root: str, points: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    """Kill ``--merge`` (merge points) or ``--apply`` (the rest) at each point; the rerun writes the same chunks."""
+def _kill_and_resume(root: str, points: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Kill a pass at each point (after the passes before it ran): the pass after it exits 2, and the rerun writes
+    the same chunks."""
     reference = _planned_and_processed(storage.join(root, "reference"), monkeypatch)
-    _second_pass(reference)
+    _passes(reference)
     expected = _chunk_bytes(f"{reference}/labels/instances")
     assert sum(name.startswith("c/") for name in expected) == 8  # 4 blocks of 2 chunks: kills fall between chunks of one block, and between blocks
-    for trial, fault in enumerate(points):
+    flags = [p[0] for p in PASSES]
+    for trial, (flag, fault) in enumerate(points):
         url = _planned_and_processed(storage.join(root, f"trial{trial}"), monkeypatch)
-        phase = ["--merge"] if fault.startswith("decode.merge") else ["--apply", "0:4"]
-        if phase != ["--merge"]:
-            assert _decode("--predictions", url, *PLAN, "--merge") == 0
-        killed = _stage_subprocess("decode", "--predictions", url, *PLAN, *phase, env={"EM2EXM_FAULT": fault})
+        index = flags.index(flag)
+        for phase in PASSES[:index]:
+            assert _decode("--predictions", url, *PLAN, *phase) == 0
+        killed = _stage_subprocess("decode", "--predictions", url, *PLAN, *PASSES[index], env={"EM2EXM_FAULT": fault})
         assert killed.wait(timeout=120) == -9, (fault, killed.stderr.read() if killed.stderr else "")
         killed.stdout.close(), killed.stderr.close()  # type: ignore[union-attr, func-returns-value]
         assert not commit.is_complete(f"{url}/labels/instances")
-        if phase == ["--merge"]:
-            assert commit.read_merged(f"{url}/labels/instances") is None
-            assert _decode("--predictions", url, *PLAN, "--apply", "0:4") == 2  # not merged yet
-            assert _decode("--predictions", url, *PLAN, "--finalise") == 2  # no block applied
-        _second_pass(url)
+        after = PASSES[index + 1] if index + 1 < len(PASSES) else ["--finalise"]
+        assert _decode("--predictions", url, *PLAN, *after) == 2, fault  # the killed pass is not complete
+        _passes(url, PASSES[index:])
         assert _chunk_bytes(f"{url}/labels/instances") == expected, fault
 
 

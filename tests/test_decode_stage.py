@@ -71,9 +71,14 @@ def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pyt
     for task in ranges:
         assert decode_cli("--predictions", fanned, *params, "--blocks", task) == 0
     out = str(tmp_path / "fanned.zarr" / "labels" / "instances")
-    assert decode_cli("--predictions", fanned, *params, "--apply", "0:3") == 2  # the merge comes first
+    assert decode_cli("--predictions", fanned, *params, "--flood", "0:3") == 2  # the merge comes first
     assert decode_cli("--predictions", fanned, *params, "--merge") == 0
-    assert commit.read_merged(out) == {"instances": int(decode.bc_watershed(maps, **SMALL).max())}
+    assert decode_cli("--predictions", fanned, *params, "--number") == 2  # the flood comes first
+    for task in ranges:
+        assert decode_cli("--predictions", fanned, *params, "--flood", task) == 0
+    assert decode_cli("--predictions", fanned, *params, "--apply", "0:3") == 2  # the number comes first
+    assert decode_cli("--predictions", fanned, *params, "--number") == 0
+    assert commit.read_pass(out, "number") == {"instances": int(decode.bc_watershed(maps, **SMALL).max())}
     for task in ranges[:2]:
         assert decode_cli("--predictions", fanned, *params, "--apply", task) == 0
     assert decode_cli("--predictions", fanned, *params, "--finalise") == 2  # blocks 6:8 are not applied

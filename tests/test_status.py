@@ -56,17 +56,22 @@ def test_status_derives_every_step_state_from_the_outputs(fake_run, capsys):
     assert text.startswith(f"run {status['name']} ({fake_run.store}): {status['done']} of {status['total']} steps done")
 
 
-def test_a_merged_decode_reports_the_blocks_applied(fake_run, tmp_path, capsys):
+def test_a_decode_between_its_passes_reports_each_pass(fake_run, tmp_path, capsys):
     store = copy_run(fake_run, tmp_path / "run")
     url = RunLayout(str(store)).instances("intensity")  # 1 of 8 blocks done in the fake run
     for block in range(8):
         commit.mark_block_done(url, block)
-    commit.mark_merged(url, {"instances": 5})
+    commit.mark_pass(url, "merge", {"seeds": 5})
     for block in (0, 3, 5):
-        commit.mark_block_done(url, block, folder=commit.APPLIED_MARKERS)
-    text = cli(capsys, "status", str(store)).stdout
-    line = next(line for line in text.splitlines() if line.startswith("decode-intensity"))
-    assert "partial (8 of 8 blocks, merged, 3 of 8 applied)" in line
+        commit.mark_block_done(url, block, folder=commit.pass_folder("flood"))
+    line = next(line for line in cli(capsys, "status", str(store)).stdout.splitlines() if line.startswith("decode-intensity"))
+    assert "partial (8 of 8 blocks, merge done, flood 3 of 8)" in line
+    for block in range(8):
+        commit.mark_block_done(url, block, folder=commit.pass_folder("flood"))
+    commit.mark_pass(url, "number", {"instances": 5})
+    commit.mark_block_done(url, 2, folder=commit.pass_folder("apply"))
+    line = next(line for line in cli(capsys, "status", str(store)).stdout.splitlines() if line.startswith("decode-intensity"))
+    assert "partial (8 of 8 blocks, merge done, flood 8 of 8, number done, apply 1 of 8)" in line
 
 
 def test_status_reads_the_pipeline_yaml_and_a_moved_store(fake_run, tmp_path, capsys):

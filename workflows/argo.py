@@ -5,8 +5,8 @@
   whose input parameters are named like the stage's flags: one per URL it reads or writes (optional ones default
   to empty, i.e. unset) plus ``params``, the rest of its options as JSON; blockwise stages add ``<stage>-plan``
   (prints the block ranges), ``<stage>-blocks``, ``<stage>-fanout`` (a DAG looping over the ranges with a
-  parallelism cap) and ``<stage>-finalise``, and a stage with a second pass ``<stage>-merge``, ``<stage>-apply``
-  and ``<stage>-apply-fanout`` (the same ranges again).  The templates do not depend on the pipeline: the Helm chart ships
+  parallelism cap) and ``<stage>-finalise``, and a stage with passes of its own (decode) ``<stage>-<pass>`` for each,
+  plus ``<stage>-<pass>-fanout`` (the same ranges again) for each fanned-out one.  The templates do not depend on the pipeline: the Helm chart ships
   them all and serves any pipeline built from the stages;
 - one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow,
   after the preflight ``check`` (and ``check-gpu`` on the GPU pool), templates of the Workflow itself that every
@@ -155,11 +155,14 @@ def _stage_template(settings: ArgoSettings, stage: StageSpec, resources: Resourc
                           [*inputs, Parameter(name=BLOCKS)], resources)
             _pod(settings, f"{stage.name}-finalise", stage.name, command, [*args, "--finalise"], inputs, resources)
             _fanout(settings, f"{stage.name}-fanout", blocks, inputs, ranges, names)
-            if stage.merges:
-                _pod(settings, f"{stage.name}-merge", stage.name, command, [*args, "--merge"], inputs, resources)
-                apply = _pod(settings, f"{stage.name}-apply", stage.name, command,
-                             [*args, "--apply", parameter(BLOCKS)], [*inputs, Parameter(name=BLOCKS)], resources)
-                _fanout(settings, f"{stage.name}-apply-fanout", apply, inputs, ranges, names)
+            for step in stage.passes:
+                if step.fanned:
+                    pod = _pod(settings, f"{stage.name}-{step.name}", stage.name, command,
+                               [*args, f"--{step.name}", parameter(BLOCKS)], [*inputs, Parameter(name=BLOCKS)], resources)
+                    _fanout(settings, f"{stage.name}-{step.name}-fanout", pod, inputs, ranges, names)
+                else:
+                    _pod(settings, f"{stage.name}-{step.name}", stage.name, command, [*args, f"--{step.name}"], inputs,
+                         resources)
     return template
 
 
@@ -203,12 +206,14 @@ def _tasks(pipeline: Pipeline, step: Step, preflight: Preflight) -> list[Task]:
         Task(name=plan, template_ref=ref("plan"), arguments={**values, PER_TASK: str(step.fanout)}, dependencies=needs),
         Task(name=fanout, template_ref=ref("fanout"), arguments={**values, RANGES: ranges}, dependencies=[plan]),
     ]
-    if step.spec.merges:
-        merge, apply = f"{step.name}-merge", f"{step.name}-apply"
-        tasks += [
-            Task(name=merge, template_ref=ref("merge"), arguments=values, dependencies=[fanout]),
-            Task(name=apply, template_ref=ref("apply-fanout"), arguments={**values, RANGES: ranges}, dependencies=[merge]),
-        ]
+    for later in step.spec.passes:
+        after = tasks[-1].name
+        if later.fanned:
+            tasks.append(Task(name=f"{step.name}-{later.name}", template_ref=ref(f"{later.name}-fanout"),
+                              arguments={**values, RANGES: ranges}, dependencies=[after]))
+        else:
+            tasks.append(Task(name=f"{step.name}-{later.name}", template_ref=ref(later.name), arguments=values,
+                              dependencies=[after]))
     return [*tasks, Task(name=step.name, template_ref=ref("finalise"), arguments=values, dependencies=[tasks[-1].name])]
 
 

@@ -1,7 +1,7 @@
 """The pipeline as a chain of sbatch jobs: one script per step, array jobs for blockwise steps.
 
-A blockwise step becomes three jobs (five with a second pass: ``-merge`` and the array job ``-apply`` before the
-finalise): ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
+A blockwise step becomes three jobs, plus one per pass of its own before the finalise (decode: ``-merge``, the
+array job ``-flood``, ``-number``, the array job ``-apply``): ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
 is an array job whose task i runs ranges i, i+n, i+2n, ... (so any number of ranges fits the array), and
 ``-finalise`` merges and commits.  Jobs start ``afterok`` the jobs whose outputs they read; a failed job
 cancels its dependents (``--kill-on-invalid-dep=yes``).  The first jobs are the preflight ``00-check`` (and
@@ -140,9 +140,12 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
         job(plan, needs, [f"{runner.command(step, '--plan-blocks', str(step.fanout))} > {ranges}"]),
         job(blocks, [plan], loop("--blocks"), array),
     ]
-    if step.spec.merges:
-        merge, apply = f"{step.name}-merge", f"{step.name}-apply"
-        chain += [job(merge, [blocks], [runner.command(step, "--merge")]), job(apply, [merge], loop("--apply"), array)]
+    for later in step.spec.passes:
+        name, after = f"{step.name}-{later.name}", [chain[-1].name]
+        if later.fanned:
+            chain.append(job(name, after, loop(f"--{later.name}"), array))
+        else:
+            chain.append(job(name, after, [runner.command(step, f"--{later.name}")]))
     return [*chain, job(step.name, [chain[-1].name], [runner.command(step, "--finalise")])]
 
 

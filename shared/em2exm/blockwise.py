@@ -8,11 +8,11 @@ entry point is called three ways:
 - ``--blocks START:STOP``: process those blocks; each block is committed on its own, finished blocks are skipped;
 - ``--finalise``: check every block is done, run the stage's merge (e.g. stitching), commit the output.
 
-A stage with a second pass (``merges`` in its spec: decode, whose merge stitches and whose second pass writes the
-final ids) is called five ways: its serial ``--merge`` (after every block: writes what the second pass reads, then
-commits the merge) and ``--apply START:STOP`` (the same ranges, fanned out again: applies the merge to those
-blocks, each committed on its own) come between ``--blocks`` and ``--finalise``, which then only checks that every
-block was applied and commits.  So the serial part holds only the merge, never a pass over the volume.
+A stage with passes of its own (``passes`` in its spec; decode's merge, flood, number and apply) runs them in order
+between ``--blocks`` and ``--finalise``: a serial pass (``--merge``) is one task whose record is committed once it has
+written everything later passes read; a fanned-out pass (``--apply START:STOP``) runs on the same ranges as the
+blocks, each block committed on its own.  Every pass checks the one before it is complete; the finalise then only
+checks the last and commits.  So the serial parts never pass over the volume.
 
 The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
 Every phase compares the plan's fingerprint (options and inputs) with the one recorded at prepare: a changed plan is
@@ -55,6 +55,17 @@ def task_ranges(count: int, per_task: int) -> list[str]:
     return [f"{s}:{min(s + per_task, count)}" for s in range(0, count, per_task)]
 
 
+@dataclass(frozen=True)
+class JobPass:
+    """One pass of a blockwise stage: ``serial`` (returns its record) or ``per_block`` (fanned out; ``before`` first
+    gets the blocks the task still has to do, e.g. to work on them together)."""
+
+    name: str
+    serial: Callable[[], dict[str, Any]] | None = None
+    per_block: Callable[[int], None] | None = None
+    before: Callable[[list[int]], None] | None = None
+
+
 @dataclass
 class BlockwiseJob:
     """What a blockwise stage provides: its output, what decides it, the block count and the three phases."""
@@ -70,25 +81,19 @@ class BlockwiseJob:
     finalise: Callable[[], dict[str, Any] | None]
     plan: dict[str, Any] = field(default_factory=dict)
     """Derived facts of the plan (block grid, shapes, dtypes) that are part of its fingerprint."""
-    merge: Callable[[], dict[str, Any]] | None = None
-    """The serial merge of a stage with a second pass (its record is kept in the merge marker)."""
-    apply: Callable[[int], None] | None = None
-    """The second pass over one block (after the merge)."""
-
-    @property
-    def two_pass(self) -> bool:
-        """Whether the stage merges, then applies the merge to every block, before it finalises."""
-        return self.merge is not None and self.apply is not None
+    passes: Sequence[JobPass] = ()
+    """The stage's passes between blocks and finalise, in order (as its spec lists them)."""
 
 
 def run(job: BlockwiseJob, how: Invocation) -> None:
     """Run the phases ``how`` asks for; every argument is checked before anything is written."""
     phase = how.phase
-    if phase in ("merge", "apply") and not job.two_pass:
+    names = [p.name for p in job.passes]
+    if phase not in ("plan", "blocks", "finalise", "all", *names):
         raise UserError(f"{job.stage} has no --{phase} phase", "run --plan-blocks, --blocks, then --finalise")
     ranges = task_ranges(job.count, how.plan_blocks) if how.plan_blocks is not None else []
     blocks = parse_range(how.blocks, job.count) if how.blocks is not None else range(job.count)
-    applied = parse_range(how.apply, job.count) if how.apply is not None else range(job.count)
+    step_blocks = parse_range(how.step_blocks, job.count) if how.step_blocks is not None else range(job.count)
     redo = how.redo
     if redo != "never" and phase not in ("plan", "all"):
         raise UserError(f"--overwrite/--update cannot be combined with --{phase}",
@@ -98,7 +103,7 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
     options = {**job.options.model_dump(mode="json"), **{f"plan.{k}": v for k, v in job.plan.items()}}
     with outputs.claim(job.output, stage=job.stage, options=options, inputs=job.inputs, products=job.products,
                        redo=redo, resumable=frozenset(), joinable=phase != "all",
-                       keep_lease=phase in ("plan", "blocks", "merge", "apply"), start=False) as output:
+                       keep_lease=phase not in ("finalise", "all"), start=False) as output:
         output.keep = output.resumed  # a fresh plan is worth keeping once a block is done
         if output.complete:
             if phase == "plan":
@@ -112,10 +117,10 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
             return
         if phase in ("blocks", "all"):
             _process(job, output, blocks)
-        if job.merge is not None and phase in ("merge", "all"):
-            _merge(job, output, job.merge)
-        if job.apply is not None and phase in ("apply", "all"):
-            _apply(job, output, job.apply, applied)
+        for index, step in enumerate(job.passes):
+            if phase in (step.name, "all"):
+                _require_previous(job, index)
+                _run_pass(job, output, step, step_blocks)
         if phase in ("finalise", "all"):
             try:
                 _finalise(job, output)
@@ -144,32 +149,50 @@ def _require_blocks(job: BlockwiseJob, folder: str, what: str, fix: str) -> None
         raise UserError(f"{len(missing)} of {job.count} blocks are not {what} (first: {missing[0]})", fix)
 
 
-def _merge(job: BlockwiseJob, output: outputs.Output, merge: Callable[[], dict[str, Any]]) -> None:
-    if commit.read_merged(job.output) is not None:
-        log.info("the merge is already committed")
-        return
+def _pass_done(job: BlockwiseJob, step: JobPass) -> bool:
+    if step.per_block is None:
+        return commit.read_pass(job.output, step.name) is not None
+    return len(commit.done_blocks(job.output, commit.pass_folder(step.name))) == job.count
+
+
+def _require_previous(job: BlockwiseJob, index: int) -> None:
+    """Exit 2 unless what pass ``index`` reads is complete: every block, and the pass before it."""
     _require_blocks(job, commit.BLOCK_MARKERS, "done", "run those blocks first")
-    info = merge()
-    output.check()
-    commit.mark_merged(job.output, info)
+    if index > 0 and not _pass_done(job, job.passes[index - 1]):
+        before = job.passes[index - 1].name
+        raise UserError(f"{job.output} has not finished its {before} pass", f"run {job.stage} --{before} first")
 
 
-def _apply(job: BlockwiseJob, output: outputs.Output, apply: Callable[[int], None], blocks: range) -> None:
-    if commit.read_merged(job.output) is None:
-        raise UserError(f"{job.output} has not been merged", f"run {job.stage} --merge first")
-    done = commit.done_blocks(job.output, commit.APPLIED_MARKERS)
-    for block in progress([b for b in blocks if b not in done], desc="apply"):
-        apply(block)
+def _run_pass(job: BlockwiseJob, output: outputs.Output, step: JobPass, blocks: range) -> None:
+    if step.per_block is None:
+        assert step.serial is not None
+        if commit.read_pass(job.output, step.name) is not None:
+            log.info("the %s pass is already committed", step.name)
+            return
+        info = step.serial()
         output.check()
-        commit.mark_block_done(job.output, block, folder=commit.APPLIED_MARKERS)
-        faults.point("blockwise.block-applied")
+        commit.mark_pass(job.output, step.name, info)
+        return
+    folder = commit.pass_folder(step.name)
+    done = commit.done_blocks(job.output, folder)
+    todo = [b for b in blocks if b not in done]
+    if step.before is not None and todo:
+        step.before(todo)
+    for block in progress(todo, desc=step.name):
+        step.per_block(block)
+        output.check()
+        commit.mark_block_done(job.output, block, folder=folder)
+        faults.point(f"blockwise.block-{step.name}")
 
 
 def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:
     _require_blocks(job, commit.BLOCK_MARKERS, "done", "run those blocks first")
     merged: dict[str, Any] = {}
-    if job.two_pass:
-        _require_blocks(job, commit.APPLIED_MARKERS, "applied", f"run {job.stage} --apply on them first")
-        merged = commit.read_merged(job.output) or {}
+    if job.passes and not _pass_done(job, job.passes[-1]):
+        last = job.passes[-1].name
+        raise UserError(f"{job.output} has not finished its {last} pass", f"run {job.stage} --{last} first")
+    for step in job.passes:
+        if step.per_block is None:
+            merged.update(commit.read_pass(job.output, step.name) or {})
     info = job.finalise() or {}
     output.commit({"blocks": job.count, **merged, **info})

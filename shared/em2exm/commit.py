@@ -17,8 +17,7 @@ from em2exm import __version__, storage
 
 MARKER = ".em2exm_complete.json"
 BLOCK_MARKERS = ".em2exm_blocks"
-MERGE_MARKER = ".em2exm_merged.json"
-APPLIED_MARKERS = ".em2exm_applied"
+PASS_MARKERS = ".em2exm_passes"
 
 
 def marker_url(url: str) -> str:
@@ -62,14 +61,19 @@ def done_blocks(url: str, folder: str = BLOCK_MARKERS) -> set[int]:
     return {int(name) for name in storage.list_names(storage.join(url, folder)) if name.isdigit()}
 
 
-def mark_merged(url: str, info: dict[str, Any]) -> None:
-    """Commit the merge of a blockwise output, after everything its second pass reads is written."""
-    storage.write_atomic(storage.join(url, MERGE_MARKER), json.dumps(info).encode())
+def pass_folder(name: str) -> str:
+    """The folder (under an output) of the per-block markers of the fanned-out pass ``name``."""
+    return f"{PASS_MARKERS}/{name}"
 
 
-def read_merged(url: str) -> dict[str, Any] | None:
-    """The record stored by :func:`mark_merged`, or None before the merge is committed."""
+def mark_pass(url: str, name: str, info: dict[str, Any]) -> None:
+    """Commit the serial pass ``name`` of a blockwise output, after everything later passes read is written."""
+    storage.write_atomic(storage.join(url, PASS_MARKERS, f"{name}.json"), json.dumps(info).encode())
+
+
+def read_pass(url: str, name: str) -> dict[str, Any] | None:
+    """The record stored by :func:`mark_pass`, or None before the pass is committed."""
     try:
-        return json.loads(storage.read_bytes(storage.join(url, MERGE_MARKER)))
-    except FileNotFoundError:
+        return json.loads(storage.read_bytes(storage.join(url, PASS_MARKERS, f"{name}.json")))
+    except (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError):
         return None

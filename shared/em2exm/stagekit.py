@@ -3,7 +3,7 @@
 Common flags: ``--config`` (pipeline YAML; the stage reads its own section), ``--params`` (that section
 as JSON, as the workflow backends render it), ``--set key=value`` (repeatable), ``--overwrite`` / ``--update``;
 a flag per URL the stage reads or writes and per option its spec names; blockwise stages add ``--plan-blocks`` /
-``--blocks`` / ``--finalise`` (and ``--merge`` / ``--apply`` where the spec ``merges``).  An empty value (Argo's default for an optional URL) means unset.
+``--blocks`` / ``--finalise`` (and a flag per pass where the spec has ``passes``).  An empty value (Argo's default for an optional URL) means unset.
 Exit codes: 0 success, 2 bad input or config (one line naming the problem and the fix), 1 internal error.
 """
 
@@ -97,10 +97,13 @@ def stage_parser(stage: StageSpec) -> argparse.ArgumentParser:
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
         group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
-        if stage.merges:
-            group.add_argument("--merge", action="store_true", help="merge the processed blocks (once, serial)")
-            group.add_argument("--apply", metavar="START:STOP", help="apply the merge to these blocks")
-            group.add_argument("--finalise", action="store_true", help="check every block was applied and commit the output")
+        for step in stage.passes:
+            if step.fanned:
+                group.add_argument("--" + step.name, dest="pass_" + step.name, metavar="START:STOP", help=step.help)
+            else:
+                group.add_argument("--" + step.name, dest="pass_" + step.name, action="store_true", help=step.help)
+        if stage.passes:
+            group.add_argument("--finalise", action="store_true", help="check every pass is done and commit the output")
         else:
             group.add_argument("--finalise", action="store_true", help="merge processed blocks and commit the output")
     return parser
@@ -120,8 +123,10 @@ def parse(stage: StageSpec, argv: Sequence[str]) -> tuple[BaseModel, Invocation]
     """The stage's options from the command line, and how it was asked to run."""
     args = stage_parser(stage).parse_args(argv)
     params = options_from_args(args, stage.section, stage.params, {n: getattr(args, n) for n in (*stage.urls, *stage.flags)})
+    chosen = [(p, getattr(args, "pass_" + p.name)) for p in stage.passes if getattr(args, "pass_" + p.name) not in (None, False)]
+    step, step_blocks = (chosen[0][0].name, chosen[0][1] if chosen[0][0].fanned else None) if chosen else (None, None)
     how = Invocation(redo(args), getattr(args, "plan_blocks", None), getattr(args, "blocks", None),
-                     getattr(args, "merge", False), getattr(args, "apply", None), getattr(args, "finalise", False))
+                     getattr(args, "finalise", False), step, step_blocks)
     return params, how
 
 

@@ -40,8 +40,8 @@ class StepStatus:
     state: str
     blocks_done: int | None = None
     blocks_total: int | None = None
-    blocks_applied: int | None = None
-    """Blocks the merge was applied to, once a stage with a second pass has merged (decode)."""
+    passes: list[str] = field(default_factory=list)
+    """The state of each pass a stage runs after its blocks (decode): ``merge done``, ``flood 3 of 8``, ..."""
     exit_code: int | None = None
     wall_s: float | None = None
     writer: str | None = None
@@ -52,8 +52,7 @@ class StepStatus:
         details = [f"exit {self.exit_code}"] if self.state == FAILED else []
         if self.blocks_total is not None and self.state != DONE:
             details.append(f"{self.blocks_done or 0} of {self.blocks_total} blocks")
-            if self.blocks_applied is not None:
-                details.append(f"merged, {self.blocks_applied} of {self.blocks_total} applied")
+            details += self.passes
         return self.state + (f" ({', '.join(details)})" if details else "")
 
 
@@ -134,6 +133,22 @@ def _writer(url: str) -> str | None:
     return f"run {lease.get('run_id')}, pid {lease.get('pid')} on {lease.get('host')}"
 
 
+def _passes(step: Step, url: str, total: int | None) -> list[str]:
+    """``merge done``, ``flood 3 of 8``: each pass the stage has begun (decode), in order."""
+    states = []
+    for later in step.spec.passes:
+        if later.fanned:
+            done = len(commit.done_blocks(url, commit.pass_folder(later.name)))
+            if not done:
+                break
+            states.append(f"{later.name} {done} of {total}")
+        elif commit.read_pass(url, later.name) is not None:
+            states.append(f"{later.name} done")
+        else:
+            break
+    return states
+
+
 def step_status(step: Step, store: str) -> StepStatus:
     """The state of ``step`` from its outputs and the latest attempt `em2exm run` recorded."""
     status = StepStatus(step.name, step.stage, NOT_STARTED)
@@ -144,8 +159,7 @@ def step_status(step: Step, store: str) -> StepStatus:
         url = step.outputs[0]
         status.blocks_done = len(commit.done_blocks(url))
         status.blocks_total = markers[0].get("blocks") if markers else planned_blocks(url)
-        if step.spec.merges and commit.read_merged(url) is not None:
-            status.blocks_applied = len(commit.done_blocks(url, commit.APPLIED_MARKERS))
+        status.passes = _passes(step, url, status.blocks_total)
     committed = max((float(m.get("time", 0)) for m in markers), default=None)
     failed_after = attempt.get("exit_code") not in (None, 0) and (committed is None or attempt["start"] > committed)
     if all(complete) and not failed_after:

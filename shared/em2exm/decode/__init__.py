@@ -5,20 +5,24 @@ from em2exm.lazy import exports
 _WHERE = {
     "BlockData": "blockwise",
     "BlockPlan": "blocks",
-    "MergeTable": "mergetable",
     "bc_connected": "decoders",
     "bc_watershed": "decoders",
     "bcd_watershed": "decoders",
     "binary_watershed": "decoders",
     "decode_block": "blockwise",
     "decode_blockwise": "tiled",
-    "merge": "stitch",
-    "merge_loaded": "stitch",
+    "MemoryState": "state",
+    "apply_block": "passes",
+    "flood_pass": "passes",
+    "merge_pass": "passes",
+    "number_pass": "passes",
     "plan_for": "blockwise",
     "spec": "decoders",
+    "stitch": "passes",
 }
 __all__ = [
-    "BlockData", "BlockPlan", "MergeTable", "bc_connected", "bc_watershed", "bcd_watershed", "binary_watershed",
-    "decode_block", "decode_blockwise", "merge", "merge_loaded", "plan_for", "spec",
+    "BlockData", "BlockPlan", "MemoryState", "apply_block", "bc_connected", "bc_watershed", "bcd_watershed",
+    "binary_watershed", "decode_block", "decode_blockwise", "flood_pass", "merge_pass", "number_pass", "plan_for",
+    "spec", "stitch",
 ]
 __getattr__ = exports(__name__, _WHERE)

@@ -1,4 +1,4 @@
-"""The result of stitching: final ids 1..N, in the whole-volume decode's order, for every block.
+"""Final ids 1..N, in the whole-volume decode's order: their numbering, and a block's labels from its table.
 
 A block's voxels take the final id of their block-local id (``tables[block][local]``); a watershed
 decode also settles some voxels one by one (``voxels[block]``: core-local flat indices and their ids).
@@ -52,11 +52,3 @@ def numbering(size: np.ndarray, first: np.ndarray, smallest: int) -> np.ndarray:
     final = np.zeros(size.size + 1, np.int64)
     final[kept + 1] = np.arange(1, kept.size + 1)
     return final.astype(label_dtype(kept.size))
-
-
-def final_table(block_ids: list[int], instances: list[np.ndarray], final: np.ndarray,
-                voxels: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> MergeTable:
-    """Table of blocks whose local ids 1..n belong to ``instances[i]`` (-1: none), numbered by ``final``
-    (from :func:`numbering`)."""
-    tables = {k: np.concatenate([final[:1], final[ids + 1]]) for k, ids in zip(block_ids, instances)}
-    return MergeTable(int(final.max(initial=0)), tables, voxels or {})

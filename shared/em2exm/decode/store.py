@@ -1,61 +1,73 @@
-"""Blockwise decode state in object storage: each block's stitching arrays, and after the merge its part of the
-merge table.
+"""Blockwise decode state in object storage (a :class:`em2exm.decode.state.State`): each block's stitching arrays
+and border, and the parts the merge, flood and number passes write.
 
-Both live under ``<labels URL>/.faces/`` so an overwrite of the labels removes them with it.
+All of it lives under ``<labels URL>/.faces/`` so an overwrite of the labels removes it with it: a block's arrays
+at ``.faces/<k>.npz``, its border at ``.faces/border/<k>.npz``, a pass's part at ``.faces/<kind>/<k>.npz`` (the
+merge's whole-volume part at ``.faces/instances/all.npz``). Each object is written atomically.
 """
 
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 
 import numpy as np
 
-from em2exm import storage
+from em2exm import faults, storage
 from em2exm.decode.blockwise import BlockData
-from em2exm.decode.mergetable import MergeTable
+from em2exm.decode.state import WHOLE, Arrays, split
 
 FACES = ".faces"
+CACHED = 16
+"""Parts a task keeps once read (a flood or an apply task reads its neighbours' parts again)."""
 
 
-def block_url(output: str, block_id: int) -> str:
-    """Where block ``block_id``'s :class:`BlockData` are stored."""
-    return storage.join(output, FACES, f"{block_id}.npz")
-
-
-def save_block(output: str, data: BlockData) -> None:
-    """Store one block's stitching arrays as a compressed npz."""
+def _save(url: str, arrays: Arrays) -> None:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, allow_pickle=False, **data.to_arrays())  # numeric arrays; np.load reads no pickles
-    storage.write_bytes(block_url(output, data.block_id), buffer.getvalue())
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)  # numeric arrays; np.load reads no pickles
+    storage.write_atomic(url, buffer.getvalue())
 
 
-def load_block(output: str, block_id: int) -> BlockData:
-    """The arrays stored by :func:`save_block`."""
-    with np.load(io.BytesIO(storage.read_bytes(block_url(output, block_id)))) as arrays:
-        return BlockData.from_arrays(dict(arrays))
+def _load(url: str) -> Arrays:
+    with np.load(io.BytesIO(storage.read_bytes(url))) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
-def table_url(output: str, block_id: int) -> str:
-    """Where block ``block_id``'s part of the merge table is stored."""
-    return storage.join(output, FACES, "table", f"{block_id}.npz")
+class StoreState:
+    """The decode state of the label image at ``output``, read through a small cache."""
 
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.cache: OrderedDict[tuple[str, int], Arrays] = OrderedDict()
 
-def save_table(output: str, table: MergeTable, block_id: int) -> None:
-    """Store block ``block_id``'s part of ``table``: the final id of each local id and its settled voxels."""
-    where, ids = table.voxels.get(block_id, (np.zeros(0, np.int64), np.zeros(0, table.tables[block_id].dtype)))
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, allow_pickle=False, count=np.array(table.count), table=table.tables[block_id],
-                        where=where, ids=ids)
-    storage.write_atomic(table_url(output, block_id), buffer.getvalue())
+    def url(self, kind: str, block_id: int) -> str:
+        if kind == "block":
+            return storage.join(self.output, FACES, f"{block_id}.npz")
+        return storage.join(self.output, FACES, kind, "all.npz" if block_id == WHOLE else f"{block_id}.npz")
 
+    def save_block(self, data: BlockData) -> None:
+        """Store one block's arrays (its border apart)."""
+        small, border = split(data)
+        _save(self.url("border", data.block_id), border)
+        _save(self.url("block", data.block_id), small.to_arrays())
 
-def load_table(output: str, block_id: int) -> MergeTable:
-    """The merge table of block ``block_id`` alone, as :func:`save_table` stored it."""
-    with np.load(io.BytesIO(storage.read_bytes(table_url(output, block_id)))) as arrays:
-        voxels = {block_id: (arrays["where"], arrays["ids"])} if arrays["where"].size else {}
-        return MergeTable(int(arrays["count"]), {block_id: arrays["table"]}, voxels)
+    def block(self, block_id: int) -> BlockData:
+        return BlockData.from_arrays(_load(self.url("block", block_id)))
 
+    def border(self, block_id: int) -> Arrays:
+        return self.load("border", block_id)
 
-def clear(output: str) -> None:
-    """Remove all blockwise state of ``output``."""
-    storage.remove(storage.join(output, FACES))
+    def save(self, kind: str, block_id: int, arrays: Arrays) -> None:
+        _save(self.url(kind, block_id), arrays)
+        faults.point(f"decode.{kind}.saved")
+
+    def load(self, kind: str, block_id: int) -> Arrays:
+        key = (kind, block_id)
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        arrays = self.cache[key] = _load(self.url(kind, block_id))
+        if len(self.cache) > CACHED:
+            self.cache.popitem(last=False)
+        return arrays
+

@@ -1,5 +1,5 @@
-"""Blockwise decode of a whole volume in this process: every block, then the merge, then relabel.
-The pipeline stage runs the same three steps as separate tasks; this serves tests, benchmarks and
+"""Blockwise decode of a whole volume in this process: every block, then the merge, flood and number passes, then
+each block's final labels. The pipeline stage runs the same passes as separate tasks; this serves tests, benchmarks and
 volumes that fit in memory."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import numpy as np
 
 from em2exm.decode.blocks import AXES
 from em2exm.decode.blockwise import decode_block, plan_for
+from em2exm.decode.passes import apply_block, stitch
 from em2exm.decode.relabel import label_dtype
 from em2exm.decode.specs import Spec
-from em2exm.decode.stitch import merge
 from em2exm.tiling import Readable
 
 
@@ -25,8 +25,8 @@ def decode_blockwise(maps: Readable, block: tuple[int, int, int], spec: Spec) ->
         local, data = decode_block(maps, plan, block_id, spec)
         staged.append(local)
         blocks.append(data)
-    table = merge(plan, spec, blocks)
-    labels = np.zeros(plan.shape, label_dtype(table.count))
+    state = stitch(plan, spec, blocks)
+    labels = np.zeros(plan.shape, label_dtype(int(state.load("table", 0)["count"])))
     for block_id, local in enumerate(staged):
-        labels[plan.core(block_id)] = table.block(block_id, local)
+        labels[plan.core(block_id)] = apply_block(state, block_id, local)
     return labels

@@ -11,6 +11,15 @@ from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
+class Pass:
+    """A pass of a blockwise stage over its processed blocks: serial (one task) or fanned out over block ranges."""
+
+    name: str
+    fanned: bool
+    help: str
+
+
+@dataclass(frozen=True)
 class Resources:
     """What one task of a stage asks of a machine."""
 
@@ -41,9 +50,9 @@ class StageSpec:
     """Other fields of ``params`` that get a flag of their own (the rest: ``--params`` / ``--set`` / ``--config``)."""
     blockwise: bool = False
     """The stage takes ``--plan-blocks`` / ``--blocks`` / ``--finalise`` and can fan its blocks out."""
-    merges: bool = False
-    """A blockwise stage with a second pass: ``--merge`` (serial) and ``--apply`` (fanned out over the blocks
-    again) come between its blocks and its finalise (see ``em2exm.blockwise``)."""
+    passes: tuple[Pass, ...] = ()
+    """Passes of a blockwise stage between its blocks and its finalise, in order (decode: merge, flood, number,
+    apply; see ``em2exm.blockwise``): each gets a flag (``--<name>``, with ``START:STOP`` when fanned out)."""
     resources: Resources = field(default_factory=Resources)
     writes: Callable[[Any], tuple[str, ...]] | None = None
     """The URLs a run writes, when they are not simply the values of ``outputs`` (e.g. decode's label image)."""

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from em2exm import storage
 from em2exm.decode.options import DecodeOptions
-from em2exm.specs.base import Resources, StageSpec
+from em2exm.specs.base import Pass, Resources, StageSpec
 
 
 class DecodeParams(DecodeOptions):
@@ -37,7 +37,12 @@ SPEC = StageSpec(
     outputs=(),
     flags=("name",),
     blockwise=True,
-    merges=True,
+    passes=(
+        Pass("merge", False, "join seeds and fragments across faces (once, serial; per piece and fragment)"),
+        Pass("flood", True, "flood the open voxels of the fragments whose first block is in START:STOP"),
+        Pass("number", False, "number the instances 1..N (once, serial; per instance)"),
+        Pass("apply", True, "write the final ids of blocks START:STOP"),
+    ),
     resources=Resources(cpu=2, memory_gib=8),
     writes=lambda params: (params.labels,),
 )

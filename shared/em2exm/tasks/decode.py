@@ -1,29 +1,31 @@
 """decode: network maps (uint8 C,Z,Y,X OME-Zarr from seg-infer) -> instance labels, blockwise with stitching.
 
 Writes ``<predictions>/labels/<name>``. Each block is decoded with the little context it needs; its block-local ids
-are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``; the merge
-stitches objects of any size across blocks (the whole-volume decode's ids, see em2exm.decode.stitch) and stores each
-block's part of the merge table; the second pass writes every block's final ids 1..N into the label image (never
-rewriting in place). ``--plan-blocks``, ``--blocks``, ``--merge``, ``--apply`` and ``--finalise`` run those phases as
-separate tasks (see em2exm.blockwise).
+are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``. Then four
+passes (em2exm.decode.passes) stitch objects of any size across blocks to the whole-volume decode's ids: the merge
+(serial: seeds and open components), the flood (fanned out: each block's home components), the number (serial: the
+final ids 1..N) and the apply (fanned out: every block's final ids written into the label image, never rewriting in
+place). ``--plan-blocks``, ``--blocks``, ``--merge``, ``--flood``, ``--number``, ``--apply`` and ``--finalise`` run
+those phases as separate tasks (see em2exm.blockwise).
 """
 
 from __future__ import annotations
 
 import logging
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import zarr
 
 from em2exm import blockwise, faults, ome, storage
-from em2exm.decode import BlockPlan, decode_block, merge_loaded, plan_for
-from em2exm.decode import store as state
+from em2exm.decode import BlockPlan, apply_block, decode_block, merge_pass, number_pass, plan_for
+from em2exm.decode.openflood import flood_homes
 from em2exm.decode.specs import Spec
+from em2exm.decode.state import Arrays
+from em2exm.decode.store import FACES, StoreState
 from em2exm.errors import UserError
 from em2exm.invocation import Invocation
-from em2exm.progress import progress
 from em2exm.specs.decode import DecodeParams
 from em2exm.tiling import chunks_for, tile
 
@@ -73,24 +75,29 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
     log.info("decoding %s with %s in %d blocks of %s", volume.shape, mode, len(plan), plan.block)
     phases = DecodePhases(params, volume, plan, spec, mode, output)
     job = blockwise.BlockwiseJob(
-        "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", state.FACES),
+        "decode", output, params, {"predictions": storage.join(params.predictions, "0")}, ("zarr.json", "0", FACES),
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
-        merge=phases.merge, apply=phases.apply,
+        passes=[blockwise.JobPass("merge", serial=phases.merge),
+                blockwise.JobPass("flood", per_block=phases.flood, before=phases.flood_together),
+                blockwise.JobPass("number", serial=phases.number),
+                blockwise.JobPass("apply", per_block=phases.apply)],
     )
     blockwise.run(job, how)
 
 
 class DecodePhases:
-    """Decode's blockwise phases.  Blocks write block-local ids to a staging array; the merge writes each block's
-    part of the merge table; the second pass reads both and writes final ids to the label image, so it can be
-    killed and rerun (or run twice at once) at any instant and always writes the same bytes."""
+    """Decode's blockwise phases.  Blocks write block-local ids to a staging array; the passes write their parts
+    (:class:`StoreState`); the apply reads the staging array and the parts and writes final ids to the label image, so
+    every phase can be killed and rerun (or run twice at once) at any instant and always writes the same bytes."""
 
     def __init__(self, params: DecodeParams, volume: ome.Volume, plan: BlockPlan, spec: Spec, mode: str,
                  output: str) -> None:
         self.params, self.volume, self.plan, self.spec, self.mode = params, volume, plan, spec, mode
         self.output, self.dtype = output, np.dtype(params.dtype)
         self.chunks = chunks_for(plan.block, plan.shape)
+        self.state = StoreState(output)
+        self.flooded: dict[int, Arrays] = {}
 
     @cached_property
     def final_labels(self) -> Any:
@@ -124,19 +131,27 @@ class DecodePhases:
         maps = ome.Regions(self.volume, "the predictions are corrupt: rerun seg-infer")
         local, data = decode_block(maps, self.plan, block_id, self.spec)
         self.staging()[self.plan.core(block_id)] = local.astype(self.dtype)
-        state.save_block(self.output, data)
+        self.state.save_block(data)
         return {"fragments": int(local.max(initial=0))}
 
     def merge(self) -> dict[str, Any]:
-        """Stitch every block and store each block's part of the merge table."""
-        table = merge_loaded(self.plan, self.spec, range(len(self.plan)), partial(state.load_block, self.output))
-        if table.count > np.iinfo(self.dtype).max:
-            raise UserError(f"{table.count} instances do not fit {self.dtype}", "set decode.dtype=uint64 and rerun")
-        for block_id in progress(range(len(self.plan)), desc="merge table"):
-            state.save_table(self.output, table, block_id)
-            faults.point("decode.merge.table")
-        log.info("%d instances in %s", table.count, self.output)
-        return {"instances": table.count}
+        """Join seeds and components across faces; store each block's merge part."""
+        return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
+
+    def flood_together(self, homes: list[int]) -> None:
+        """Flood the open components of this task's homes in one go (exact: components never meet)."""
+        self.flooded = flood_homes(self.plan, self.state, homes)
+
+    def flood(self, home: int) -> None:
+        """Store the flood of ``home``'s components (computed by :meth:`flood_together`)."""
+        if home in self.flooded:
+            self.state.save("flood", home, self.flooded.pop(home))
+
+    def number(self) -> dict[str, Any]:
+        """Number the instances; store each block's table of final ids."""
+        count = number_pass(self.spec, range(len(self.plan)), self.state, np.iinfo(self.dtype).max)
+        log.info("%d instances in %s", count, self.output)
+        return {"instances": count}
 
     def apply(self, block_id: int) -> None:
         """Write block ``block_id``'s final ids into the label image, one storage chunk at a time."""
@@ -144,7 +159,7 @@ class DecodePhases:
         ids = np.asarray(self.staged_ids[core])
         if (ids == np.iinfo(self.dtype).max).any():
             raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
-        labels = state.load_table(self.output, block_id).block(block_id, ids).astype(self.dtype, copy=False)
+        labels = apply_block(self.state, block_id, ids).astype(self.dtype, copy=False)
         final = self.final_labels
         for box in tile(core, self.chunks):  # one storage object each
             final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
