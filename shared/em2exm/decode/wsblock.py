@@ -89,6 +89,23 @@ def _border(labels: np.ndarray, n_kept: int, faces: np.ndarray) -> np.ndarray:
     return out
 
 
+def _allow(level: np.ndarray, inner: tuple[slice, slice, slice], faces: list[tuple[int, str]]) -> np.ndarray:
+    """Per voxel of the padded core, on its shared faces: 1 + the lowest priority (``255 - foreground``) of its
+    foreground neighbours across them (255: none); see :func:`em2exm.decode.buckets.bucket_flood`."""
+    allow = np.zeros(tuple(s.stop - s.start + 2 for s in inner), np.uint8)
+    core = allow[1:-1, 1:-1, 1:-1]
+    for axis, side in faces:
+        beyond = list(inner)
+        beyond[axis] = slice(inner[axis].start - 1, inner[axis].start) if side == "-" else slice(inner[axis].stop,
+                                                                                             inner[axis].stop + 1)
+        layer = [slice(None)] * 3
+        layer[axis] = slice(0, 1) if side == "-" else slice(-1, None)
+        bound = np.minimum(256 - level[tuple(beyond)].astype(np.int16), 255).astype(np.uint8)
+        here = core[tuple(layer)]
+        core[tuple(layer)] = np.where(here == 0, bound, np.minimum(here, bound))
+    return allow.reshape(-1)
+
+
 def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
                     spec: Watershed) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Marker ids (1..n; kept pieces first) of the block's core from its maps over the outer box, and
@@ -133,7 +150,7 @@ def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     labels = np.zeros(fg.shape, np.uint32)
     values = np.zeros(fg.shape, np.uint8)
     counts = bucket_flood(fg.reshape(-1), markers.reshape(-1), (marker_piece == 0).astype(np.int64),
-                          offsets(fg.shape), labels.reshape(-1), values.reshape(-1))
+                          offsets(fg.shape), labels.reshape(-1), values.reshape(-1), _allow(level, inner, faces))
     del fg, markers
     border = _border(labels, kept_ids.size, on_faces)
     at = np.unravel_index(border, core_seeds.shape)
