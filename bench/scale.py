@@ -305,13 +305,18 @@ def blockwise(runner: Runner, stage: str, args: list[str], per_task: int, tag: s
 
 
 def parallel_share(phases: dict[str, list[Task]], passes: tuple[tuple[str, bool], ...]) -> dict:
-    """The serial phases' wall time, the fanned-out tasks' summed wall time, and the speed-up over one task at a
-    time that ``n`` parallel tasks would give by that split (Amdahl)."""
-    fanned_phases = {"blocks", *(name for name, fanned in passes if fanned)}
+    """The serial phases' wall time, the fanned-out tasks' summed wall time, the longest task of each fanned-out phase,
+    and the speed-up over one task at a time that ``n`` parallel tasks would give by that split (Amdahl, where a
+    fanned-out phase takes at least its longest task)."""
+    fanned_phases = [name for name in ("blocks", *(n for n, fanned in passes if fanned)) if phases.get(name)]
     serial = sum(t.wall_s for name, tasks in phases.items() if name not in fanned_phases for t in tasks)
-    fanned = sum(t.wall_s for name in fanned_phases for t in phases.get(name, []))
-    return {"serial_s": round(serial, 2), "fanned_task_s": round(fanned, 2),
-            "speedup_with_tasks": {n: round((serial + fanned) / (serial + fanned / n), 2) for n in (2, 8, 32, 128)}}
+    work = {name: sum(t.wall_s for t in phases[name]) for name in fanned_phases}
+    longest = {name: max(t.wall_s for t in phases[name]) for name in fanned_phases}
+    total = serial + sum(work.values())
+    return {"serial_s": round(serial, 2), "fanned_task_s": round(sum(work.values()), 2),
+            "longest_task_s": {name: round(v, 2) for name, v in longest.items()},
+            "speedup_with_tasks": {n: round(total / (serial + sum(max(longest[k], work[k] / n) for k in work)), 2)
+                                   for n in (2, 8, 32, 128)}}
 
 
 def count_blocks(shape: tuple[int, ...], block: tuple[int, ...]) -> int:

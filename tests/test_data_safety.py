@@ -243,6 +243,10 @@ def test_changed_plan_is_refused_in_every_phase(tmp_path: Path, capsys) -> None:
     assert _decode("--predictions", url, *PLAN, "--blocks", "2:4") == 0
     assert _decode("--predictions", url, *PLAN, "--set", "thres_small=9", "--merge") == 2
     assert _decode("--predictions", url, *PLAN, "--merge") == 0
+    assert _decode("--predictions", url, *other, "--flood", "0:2") == 2
+    assert _decode("--predictions", url, *PLAN, "--flood", "0:4") == 0
+    assert _decode("--predictions", url, *other, "--number") == 2
+    assert _decode("--predictions", url, *PLAN, "--number") == 0
     assert _decode("--predictions", url, *other, "--apply", "0:2") == 2
     assert _decode("--predictions", url, *PLAN, "--apply", "0:4") == 0
     assert _decode("--predictions", url, *PLAN, "--finalise") == 0
@@ -258,7 +262,7 @@ def test_rewritten_input_is_refused_for_a_complete_output(tmp_path: Path, capsys
     assert "input.predictions was rewritten" in capsys.readouterr().err
 
 
-# --- killed merge and second pass ------------------------------------------------------------------------
+# --- killed passes -------------------------------------------------------------------------------------------
 
 def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(lease.RUN_ID_ENV, f"fanout-{root.rsplit('/', 1)[-1]}")

@@ -87,6 +87,7 @@ def test_scale_bench_runs_every_stage(tmp_path: Path):
         assert decode["merge_rss_mib"] > 0 and decode["apply_wall_s"] > 0 and decode["finalise_rss_mib"] > 0
         assert decode["flood_task_rss_mib_max"] > 0 and decode["number_rss_mib"] > 0
         assert decode["speedup_with_tasks"]["2"] > 1 and decode["serial_s"] > 0
+        assert 0 < decode["longest_task_s"]["flood"] <= decode["fanned_task_s"]
         assert size["stages"]["evaluate"]["block_tasks"] == blocks // 2  # eval blocks are decode's here, 2 per task
         assert size["objects_written"]["decode"] > 0 and size["metrics"]["n_groundtruth"] > 0
     assert [s["blocks"] for s in small["decode_block_sweep"]] == [1] and large["decode_block_sweep"] == []

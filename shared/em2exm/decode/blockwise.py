@@ -3,7 +3,7 @@
 Block ``k``'s local id ``l`` becomes the global id ``k * plan.id_stride + l``, so blocks need no
 coordination. The plan's halo must be the decoder's (``spec.halo``): one voxel for the watershed
 decoders, the dilation's reach for bc_connected. See :mod:`em2exm.decode.wsblock` and
-:mod:`em2exm.decode.ccblock` for what a block computes and :mod:`em2exm.decode.stitch` for the merge.
+:mod:`em2exm.decode.ccblock` for what a block computes and :mod:`em2exm.decode.passes` for the passes after.
 """
 
 from __future__ import annotations
