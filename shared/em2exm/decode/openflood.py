@@ -16,7 +16,7 @@ import numpy as np
 
 from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.buckets import sparse_flood
-from em2exm.decode.sets import member, unique
+from em2exm.decode.sets import grouped, member, unique
 from em2exm.decode.state import Arrays, State
 
 
@@ -71,8 +71,9 @@ def flood_homes(plan: BlockPlan, state: State, homes: Sequence[int]) -> dict[int
     flooded = np.concatenate(label)
     sparse_flood(np.concatenate(voxel), np.concatenate(level), np.concatenate(value), flooded, np.array(plan.shape))
     joined, block, where = flooded[np.concatenate(free)], np.concatenate(blocks), np.concatenate(index)
-    owners = np.concatenate(owner)
-    return {h: _result(block[owners == h], where[owners == h], joined[owners == h]) for h in chosen.tolist()}
+    by_home = grouped(np.concatenate(owner), np.arange(joined.size))
+    return {h: _result(block[at], where[at], joined[at]) for h in chosen.tolist()
+            for at in [by_home.get(h, np.zeros(0, np.int64))]}
 
 
 def _result(block: np.ndarray, index: np.ndarray, joined: np.ndarray) -> Arrays:

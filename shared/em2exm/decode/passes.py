@@ -23,7 +23,7 @@ from em2exm.decode.blockwise import BlockData
 from em2exm.decode.ccmerge import merge_connected
 from em2exm.decode.mergetable import MergeTable, numbering
 from em2exm.decode.openflood import flood_homes
-from em2exm.decode.sets import unique
+from em2exm.decode.sets import grouped, unique
 from em2exm.decode.specs import Spec, Watershed
 from em2exm.decode.state import WHOLE, MemoryState, State
 from em2exm.decode.wsmerge import merge_watershed
@@ -56,9 +56,8 @@ def number_pass(spec: Spec, block_ids: Sequence[int], state: State, largest: int
     for home in whole["homes"].tolist():
         flooded = state.load("flood", home)
         np.add.at(size, flooded["gained"], flooded["gained_voxels"])
-        blocks, instances = flooded["touch_block"], flooded["touch_instance"]
-        for k in unique(blocks).tolist():
-            brought.setdefault(k, []).append(instances[blocks == k])
+        for k, instances in grouped(flooded["touch_block"], flooded["touch_instance"]).items():
+            brought.setdefault(k, []).append(instances)
     final = numbering(size, whole["first"], spec.small_min)
     count = int(final.max(initial=0))
     if largest is not None and count > largest:

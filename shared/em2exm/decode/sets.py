@@ -24,3 +24,11 @@ def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, bool)
     at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
     return sorted_set[at] == values
+
+
+def grouped(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
+    """``values`` split by ``keys``, each group in its original order (one stable sort, not a scan per key)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]])) if ordered.size else ordered
+    return {int(ordered[a]): values[order[a:b]] for a, b in zip(starts, [*starts[1:], ordered.size])}

@@ -19,7 +19,7 @@ import numpy as np
 from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.graph import components
 from em2exm.decode.pieces import NONE
-from em2exm.decode.sets import unique
+from em2exm.decode.sets import grouped, unique
 from em2exm.decode.slabs import Pairs, with_joins
 from em2exm.decode.specs import Watershed
 from em2exm.decode.state import WHOLE, State
@@ -77,6 +77,7 @@ def merge_watershed(plan: BlockPlan, spec: Watershed, block_ids: Sequence[int], 
     nodes, node_home, n_components = _homes(plan, n_open, open_joins)
     touches = unique(node_home * len(plan) + nodes // stride)  # (home, block) pairs
     touch_home, touch_block = touches // len(plan), touches % len(plan)
+    reaches, homes_of = grouped(touch_home, touch_block), grouped(touch_block, touch_home)
 
     size = np.zeros(alive.size)
     for k in progress(block_ids, desc="merge"):
@@ -87,16 +88,16 @@ def merge_watershed(plan: BlockPlan, spec: Watershed, block_ids: Sequence[int], 
         there = seed_of[np.searchsorted(every, piece[has] + k * stride)]
         instance[has] = np.where(alive[there], there, -1)
         settled = instance[1:] >= 0
-        size += np.bincount(instance[1:][settled], weights=np.asarray(data["counts"])[1:][settled], minlength=alive.size)
+        np.add.at(size, instance[1:][settled], np.asarray(data["counts"])[1:][settled])
         lo = np.searchsorted(nodes, k * stride)
-        reached = touch_block[touch_home == k]
+        reached = reaches.get(k, _EMPTY)
         beside = [n for b in reached.tolist() for n in plan.neighbours(b).values()]
         loads = unique(np.concatenate([reached, np.array(beside, np.int64)]))
         state.save("merge", k, {
             "instance": instance,
             "comp_home": np.concatenate([[-1], node_home[lo:lo + n_open[k]]]),
             "loads": loads,
-            "homes": touch_home[touch_block == k],
+            "homes": homes_of.get(k, _EMPTY),
         })
     state.save("instances", WHOLE, {"size": size.astype(np.int64), "first": seed_first,
                                     "homes": unique(touch_home)})
