@@ -98,10 +98,8 @@ def stage_parser(stage: StageSpec) -> argparse.ArgumentParser:
         group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
         group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
         for step in stage.passes:
-            if step.fanned:
-                group.add_argument("--" + step.name, dest="pass_" + step.name, metavar="START:STOP", help=step.help)
-            else:
-                group.add_argument("--" + step.name, dest="pass_" + step.name, action="store_true", help=step.help)
+            takes: dict[str, Any] = {"metavar": "START:STOP"} if step.fanned else {"action": "store_true"}
+            group.add_argument("--" + step.name, dest="pass_" + step.name, help=step.help, **takes)
         if stage.passes:
             group.add_argument("--finalise", action="store_true", help="check every pass is done and commit the output")
         else:
@@ -123,10 +121,10 @@ def parse(stage: StageSpec, argv: Sequence[str]) -> tuple[BaseModel, Invocation]
     """The stage's options from the command line, and how it was asked to run."""
     args = stage_parser(stage).parse_args(argv)
     params = options_from_args(args, stage.section, stage.params, {n: getattr(args, n) for n in (*stage.urls, *stage.flags)})
-    chosen = [(p, getattr(args, "pass_" + p.name)) for p in stage.passes if getattr(args, "pass_" + p.name) not in (None, False)]
-    step, step_blocks = (chosen[0][0].name, chosen[0][1] if chosen[0][0].fanned else None) if chosen else (None, None)
+    step = next((p for p in stage.passes if getattr(args, "pass_" + p.name) not in (None, False)), None)
     how = Invocation(redo(args), getattr(args, "plan_blocks", None), getattr(args, "blocks", None),
-                     getattr(args, "finalise", False), step, step_blocks)
+                     getattr(args, "finalise", False), step.name if step else None,
+                     getattr(args, "pass_" + step.name) if step and step.fanned else None)
     return params, how
 
 
