@@ -115,17 +115,19 @@ def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object
     state = MemoryState([data for _, data in decoded])
     merge_pass(plan, spec, ids, state)  # type: ignore[arg-type]
     times["merge_s"] = time.perf_counter()
-    flood_pass(plan, state, ids)
+    rounds = 1
+    while flood_pass(plan, state, ids, rounds - 1):
+        rounds += 1
     times["flood_s"] = time.perf_counter()
-    count = number_pass(spec, ids, state)  # type: ignore[arg-type]
+    count = number_pass(spec, ids, state, rounds)  # type: ignore[arg-type]
     times["number_s"] = time.perf_counter()
     labels = np.zeros(plan.shape, label_dtype(count))
     for k, (local, _) in enumerate(decoded):
-        labels[plan.core(k)] = apply_block(state, k, local)
+        labels[plan.core(k)] = apply_block(state, k, local, rounds)
     times["apply_s"] = time.perf_counter()
     ends = [start, *times.values()]
-    return labels, {"blocks": len(plan), **{k: b - a for k, a, b in zip(times, ends, ends[1:])},
-                    "cpu_s": time.thread_time() - start_cpu}
+    return labels, {"blocks": len(plan), "flood_rounds": rounds,
+                    **{k: b - a for k, a, b in zip(times, ends, ends[1:])}, "cpu_s": time.thread_time() - start_cpu}
 
 
 PHASES = ("blocks_s", "merge_s", "flood_s", "number_s", "apply_s")
@@ -146,7 +148,8 @@ def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int],
     serial = sum(median[k] for k in SERIAL)
     cpu = statistics.median(p["cpu_s"] for p in phases)
     return {
-        "block": list(block), "blocks": phases[0]["blocks"], "blockwise_median_s": round(total, 4),
+        "block": list(block), "blocks": phases[0]["blocks"], "flood_rounds": phases[0]["flood_rounds"],
+        "blockwise_median_s": round(total, 4),
         "blockwise_ratio": round(total / whole_s, 2), "blockwise_cpu_s": round(cpu, 4),
         "blockwise_cpu_ratio": round(cpu / whole_cpu_s, 2), **{k: round(v, 4) for k, v in median.items()},
         "speedup_with_tasks": {n: round(total / (serial + (total - serial) / n), 2) for n in (2, 4, 8, 16)},

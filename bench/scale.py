@@ -4,8 +4,8 @@ For each size a synthetic instance label volume (a jittered-grid Voronoi tessell
 left as background) is written blockwise into an OME-Zarr under ``--store``; ``simulate-exm`` renders the ExM-like
 image from it, then ``seg-infer``, ``decode`` and ``evaluate`` run as the backends run them: ``--plan-blocks``,
 the ``--blocks START:STOP`` tasks as ``--workers`` parallel processes (``cores / workers`` threads each), then
-``--finalise`` (decode runs its passes before it: the serial ``--merge``, the ``--flood START:STOP`` tasks in parallel,
-the serial ``--number``, the ``--apply START:STOP`` tasks in parallel; evaluate's tasks count id pairs per block, its
+``--finalise`` (decode runs its passes before it: the serial ``--merge``, the ``--flood START:STOP`` tasks in parallel
+and the serial ``--settle``, again while it prints ``again`` (the flood's rounds), the serial ``--number``, the ``--apply START:STOP`` tasks in parallel; evaluate's tasks count id pairs per block, its
 finalise sums them and scores).
 Each task's wall time and peak RSS (``ru_maxrss`` of the task from ``os.wait4``) are recorded; a stage's
 ``voxels_per_s`` is the volume's voxels over the stage's whole wall time (plan + parallel blocks + finalise);
@@ -56,7 +56,9 @@ DECODE = {"thres1": 0.5, "thres2": 0.02, "thres3": 0.3}
 """bc_watershed thresholds for the briefly trained net (weak foreground, sharp contours; PyTC's defaults leave
 most of the volume background): 328 of 362 instances, F1@0.5 0.82 on the 8M volume."""
 MIB = 1024.0
-DECODE_PASSES = (("merge", False), ("flood", True), ("number", False), ("apply", True))
+DECODE_PASSES = (("merge", False, None), ("flood", True, None), ("settle", False, "flood"), ("number", False, None),
+                 ("apply", True, None))
+"""decode's passes as its spec lists them: (name, fanned out, the pass it settles: run in rounds until it prints done)."""
 """decode's passes between its blocks and its finalise, fanned out or not (em2exm.specs.decode; a test checks)."""
 
 
@@ -189,6 +191,8 @@ class Task:
     start_s: float = 0.0
     code: int = 0
     stdout: str = ""
+    round: int = 0
+    """Which round of a pass run in rounds (decode's flood) the task belongs to."""
 
 
 @dataclass
@@ -258,8 +262,11 @@ def helper(name: str, *args: str) -> list[str]:
 
 
 def span(tasks: list[Task]) -> float:
-    """Wall time from the first task's start to the last one's end."""
-    return max(t.start_s + t.wall_s for t in tasks) - min(t.start_s for t in tasks) if tasks else 0.0
+    """Wall time from the first task's start to the last one's end, summed over rounds."""
+    rounds: dict[int, list[Task]] = {}
+    for t in tasks:
+        rounds.setdefault(t.round, []).append(t)
+    return sum(max(t.start_s + t.wall_s for t in ts) - min(t.start_s for t in ts) for ts in rounds.values())
 
 
 def summarise(voxels: int, phases: dict[str, list[Task]], blocks: int) -> dict:
@@ -278,44 +285,57 @@ def summarise(voxels: int, phases: dict[str, list[Task]], blocks: int) -> dict:
     for phase, tasks in phases.items():
         if phase in ("plan", "blocks") or not tasks:
             continue
-        if len(tasks) > 1 or dict(DECODE_PASSES).get(phase, False):
+        if len(tasks) > 1 and not any(name == phase and settles for name, _, settles in DECODE_PASSES) or any(
+                name == phase and fanned for name, fanned, _ in DECODE_PASSES):
             row.update({f"{phase}_wall_s": round(span(tasks), 2),
                         f"{phase}_task_rss_mib_max": round(max(t.rss_mib for t in tasks))})
-        else:
-            row.update({f"{phase}_s": round(tasks[0].wall_s, 2), f"{phase}_rss_mib": round(tasks[0].rss_mib)})
+        else:  # one task (a settle pass: one per round)
+            row.update({f"{phase}_s": round(sum(t.wall_s for t in tasks), 2),
+                        f"{phase}_rss_mib": round(max(t.rss_mib for t in tasks))})
     return row
 
 
 def blockwise(runner: Runner, stage: str, args: list[str], per_task: int, tag: str = "",
-              passes: tuple[tuple[str, bool], ...] = ()) -> dict[str, list[Task]]:
-    """``--plan-blocks``, the block tasks in parallel, each pass (serial, or its tasks in parallel), ``--finalise``."""
+              passes: tuple[tuple[str, bool, str | None], ...] = ()) -> dict[str, list[Task]]:
+    """``--plan-blocks``, the block tasks in parallel, each pass (serial, or its tasks in parallel; a settle pass
+    until it prints ``done``, each ``again`` after another round of the pass it settles), ``--finalise``."""
     tag = tag or stage
     plan = runner.run([Task(f"{tag}-plan", em2exm(stage, *args, "--plan-blocks", str(per_task)))], parallel=False)
     ranges = json.loads(plan[0].stdout.strip().splitlines()[-1])
     phases = {"plan": plan}
     phases["blocks"] = runner.run([Task(f"{tag}-{r}", em2exm(stage, *args, "--blocks", r)) for r in ranges], parallel=True)
-    for name, fanned in passes:
+    for name, fanned, settles in passes:
         if fanned:
             phases[name] = runner.run([Task(f"{tag}-{name}-{r}", em2exm(stage, *args, f"--{name}", r)) for r in ranges],
                                       parallel=True)
         else:
             phases[name] = runner.run([Task(f"{tag}-{name}", em2exm(stage, *args, f"--{name}"))], parallel=False)
+        while settles and phases[name][-1].stdout.strip().endswith("again"):
+            again = len(phases[name])
+            phases[settles] += runner.run([Task(f"{tag}-{settles}{again}-{r}", em2exm(stage, *args, f"--{settles}", r),
+                                                round=again) for r in ranges], parallel=True)
+            phases[name] += runner.run([Task(f"{tag}-{name}{again}", em2exm(stage, *args, f"--{name}"), round=again)],
+                                       parallel=False)
     phases["finalise"] = runner.run([Task(f"{tag}-finalise", em2exm(stage, *args, "--finalise"))], parallel=False)
     return phases
 
 
-def parallel_share(phases: dict[str, list[Task]], passes: tuple[tuple[str, bool], ...]) -> dict:
+def parallel_share(phases: dict[str, list[Task]], passes: tuple[tuple[str, bool, str | None], ...]) -> dict:
     """The serial phases' wall time, the fanned-out tasks' summed wall time, the longest task of each fanned-out phase,
-    and the speed-up over one task at a time that ``n`` parallel tasks would give by that split (Amdahl, where a
-    fanned-out phase takes at least its longest task)."""
-    fanned_phases = [name for name in ("blocks", *(n for n, fanned in passes if fanned)) if phases.get(name)]
+    and the speed-up over one task at a time that ``n`` parallel tasks would give by that split (Amdahl, where each
+    round of a fanned-out phase takes at least its longest task)."""
+    fanned_phases = [name for name in ("blocks", *(n for n, fanned, _ in passes if fanned)) if phases.get(name)]
     serial = sum(t.wall_s for name, tasks in phases.items() if name not in fanned_phases for t in tasks)
-    work = {name: sum(t.wall_s for t in phases[name]) for name in fanned_phases}
+    rounds: dict[tuple[str, int], list[float]] = {}
+    for name in fanned_phases:
+        for t in phases[name]:
+            rounds.setdefault((name, t.round), []).append(t.wall_s)
+    work = {key: sum(walls) for key, walls in rounds.items()}
     longest = {name: max(t.wall_s for t in phases[name]) for name in fanned_phases}
     total = serial + sum(work.values())
     return {"serial_s": round(serial, 2), "fanned_task_s": round(sum(work.values()), 2),
             "longest_task_s": {name: round(v, 2) for name, v in longest.items()},
-            "speedup_with_tasks": {n: round(total / (serial + sum(max(longest[k], work[k] / n) for k in work)), 2)
+            "speedup_with_tasks": {n: round(total / (serial + sum(max(max(rounds[k]), work[k] / n) for k in work)), 2)
                                    for n in (2, 8, 32, 128)}}
 
 
@@ -372,6 +392,7 @@ def decode_stage(runner: Runner, pred: Path, name: str, block: tuple[int, int, i
     labels = pred / "labels" / name
     row["block"] = list(block)
     row.update(parallel_share(phases, DECODE_PASSES))
+    row["flood_rounds"] = len(phases["settle"])
     row["instances"] = marker(labels).get("instances")
     row["fragments"] = sum(json.loads(p.read_text()).get("fragments", 0) for p in (labels / ".em2exm_blocks").glob("*")
                            if p.is_file())
@@ -417,8 +438,8 @@ def run_size(size: str, args: argparse.Namespace, model: Path, runner_for) -> di
 
     stages["decode"] = decode_stage(runner, pred, "instances", args.block, per, voxels, shape)
     row = stages["decode"]
-    log(f"  decode {row['wall_s']} s (merge {row['merge_s']} s, {row['merge_rss_mib']} MiB; flood {row['flood_wall_s']} s, "
-        f"{row['flood_task_rss_mib_max']} MiB per task; number {row['number_s']} s, {row['number_rss_mib']} MiB; "
+    log(f"  decode {row['wall_s']} s (merge {row['merge_s']} s, {row['merge_rss_mib']} MiB; flood {row['flood_wall_s']} s in "
+        f"{row['flood_rounds']} rounds, {row['flood_task_rss_mib_max']} MiB per task; number {row['number_s']} s, {row['number_rss_mib']} MiB; "
         f"apply {row['apply_wall_s']} s; {row['instances']} instances)")
 
     instances = pred / "labels" / "instances"

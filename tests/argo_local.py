@@ -2,7 +2,7 @@
 
 DAG tasks run in dependency order; ``templateRef`` resolves into the stage WorkflowTemplates; ``{{inputs.
 parameters.X}}``, ``{{tasks.T.outputs.result}}`` and ``{{item}}`` are substituted; ``withParam`` loops over the
-JSON list; a container template runs its command and args (``python`` is this interpreter) and its stdout is
+JSON list; a task's ``when`` (``A == B`` or ``A != B`` after substitution) skips it when false; a container template runs its command and args (``python`` is this interpreter) and its stdout is
 the task's ``outputs.result``; its plain ``env`` values are set, with ``{{workflow.uid}}`` one id per run.  Anything else in an expression is an error, so the test sees what Argo sees.
 """
 
@@ -85,6 +85,8 @@ class LocalArgo:
             results[task["name"]] = self._task(owner, task, scope)
 
     def _task(self, owner: dict[str, Any], task: dict[str, Any], scope: dict[str, str]) -> str:
+        if "when" in task and not _holds(_substitute(task["when"], scope)):
+            return ""
         if "templateRef" in task:
             ref = task["templateRef"]
             if ref["name"] not in self.stages:
@@ -108,3 +110,11 @@ def _substitute(text: str, scope: dict[str, str]) -> str:
         return scope[match.group(1)]
 
     return EXPRESSION.sub(value, text)
+
+
+def _holds(condition: str) -> bool:
+    """An Argo ``when`` of the form ``A == B`` or ``A != B`` (anything else is an error here)."""
+    match = re.fullmatch(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*", condition)
+    if match is None:
+        raise ArgoEmulationError(f"unsupported when: {condition!r}")
+    return (match.group(1) == match.group(3)) == (match.group(2) == "==")

@@ -107,6 +107,21 @@ def _task_template(by_name: dict[str, Any], task: dict[str, Any]) -> dict[str, A
     return next(t for t in by_name[ref["name"]]["spec"]["templates"] if t["name"] == ref["template"])
 
 
+def _rounds_fanout(document: dict[str, Any], rounds: dict[str, Any]) -> dict[str, Any]:
+    """Check a rounds DAG (a round of the fan-out, the settle pod, itself again while the settle prints ``again``)
+    and return its fan-out's template."""
+    own = {t["name"]: t for t in document["spec"]["templates"]}
+    tasks = {t["name"]: t for t in rounds["dag"]["tasks"]}
+    assert list(tasks) == ["round", "settle", "again"]
+    assert tasks["settle"]["dependencies"] == ["round"] and tasks["again"]["dependencies"] == ["settle"]
+    assert tasks["again"]["template"] == rounds["name"] and tasks["again"]["when"] == (
+        "{{tasks.settle.outputs.result}} == again")
+    assert own[tasks["settle"]["template"]]["container"]["args"][-1] == "--settle"
+    for task in tasks.values():  # each passes the round's parameters on as they came
+        assert all(p["value"] == "{{inputs.parameters.%s}}" % p["name"] for p in task["arguments"]["parameters"])
+    return own[tasks["round"]["template"]]
+
+
 def test_dag_follows_data_flow_and_pools(rendered):
     config_path, documents = rendered
     config, settings, _ = load(str(config_path))
@@ -124,7 +139,9 @@ def test_dag_follows_data_flow_and_pools(rendered):
             assert sorted(plan.get("dependencies", [])) == sorted(pipeline.needs(step) or checks)
             assert fan["dependencies"] == [plan["name"]]
             fans, flags, last = [fan], ["--blocks"], fan
-            for later in step.spec.passes:  # decode: merge, the flood fan-out, number, the apply fan-out; in a chain
+            for later in step.spec.passes:  # decode: merge, the flood's rounds, number, the apply fan-out; in a chain
+                if later.settles:
+                    continue  # inside the rounds of the pass it settles
                 this = tasks[f"{step.name}-{later.name}"]
                 assert this["dependencies"] == [last["name"]]
                 if later.fanned:
@@ -137,6 +154,8 @@ def test_dag_follows_data_flow_and_pools(rendered):
             for fanned, flag in zip(fans, flags):
                 assert fanned["arguments"]["parameters"][-1]["value"] == "{{tasks.%s.outputs.result}}" % plan["name"]
                 loop = _task_template(templates, fanned)
+                if fanned["templateRef"]["template"].endswith("-rounds"):
+                    loop = _rounds_fanout(templates[fanned["templateRef"]["name"]], loop)
                 assert loop["parallelism"] == settings.fanout_parallelism and loop["dag"]["tasks"][0]["withParam"]
                 pod = next(t for t in templates[fanned["templateRef"]["name"]]["spec"]["templates"]
                            if t["name"] == loop["dag"]["tasks"][0]["template"])
@@ -162,7 +181,7 @@ def test_dag_follows_data_flow_and_pools(rendered):
                 assert "nvidia.com/gpu" not in resources["requests"]
             assert template["retryStrategy"]["backoff"]["factor"] == settings.backoff_factor
     def step_tasks(step: Any) -> list[str]:
-        phases = (["plan", "blocks"] + [p.name for p in step.spec.passes]) if step.fanout else []
+        phases = (["plan", "blocks"] + [p.name for p in step.spec.passes if not p.settles]) if step.fanout else []
         return [step.name, *(f"{step.name}-{phase}" for phase in phases)]
 
     assert set(tasks) == {*checks, *(n for s in pipeline.steps for n in step_tasks(s))}
@@ -189,7 +208,8 @@ def test_templates_are_named_by_stage_with_parameters_named_like_its_flags(rende
         assert name == f"em2exm-{stage.name}"
         own = {t["name"]: t for t in document["spec"]["templates"]}
         kinds = ["plan", "blocks", "finalise", "fanout"] if stage.blockwise else []
-        kinds += [k for p in stage.passes for k in (p.name, *([f"{p.name}-fanout"] if p.fanned else []))]
+        kinds += [k for p in stage.passes for k in (p.name, *([f"{p.name}-fanout"] if p.fanned else []),
+                                                    *([f"{p.settles}-rounds"] if p.settles else []))]
         assert set(own) == {stage.name, *(f"{stage.name}-{k}" for k in kinds)}
         parameters = {p["name"]: p.get("default") for p in own[stage.name]["inputs"]["parameters"]}
         optional = {flag(n) for n in stage.urls if not stage.params.model_fields[n].is_required()}

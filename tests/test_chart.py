@@ -94,7 +94,8 @@ def test_custom_values_reach_the_templates():
     gpu = [t for d in documents if d["kind"] == "WorkflowTemplate" for t in d["spec"]["templates"] if "nvidia.com/gpu" in t.get("container", {}).get("resources", {}).get("limits", {})]
     assert gpu and all(t["tolerations"] == [{"key": "gpu-only", "operator": "Exists"}] for t in gpu)
     assert all(t["nodeSelector"] == {"nvidia.com/gpu.present": "true", "pool": "gpu"} for t in gpu), "Helm merges maps"
-    loops = [t for d in documents if d["kind"] == "WorkflowTemplate" for t in d["spec"]["templates"] if "dag" in t]
+    loops = [t for d in documents if d["kind"] == "WorkflowTemplate" for t in d["spec"]["templates"]
+             if "dag" in t and not t["name"].endswith("-rounds")]  # a rounds DAG runs one fan-out at a time
     assert loops and all(t["parallelism"] == 2 for t in loops)
     configmap = next(d for d in documents if d["kind"] == "ConfigMap")
     assert configmap["metadata"]["name"] == "store" and configmap["data"] == {"endpoint": "https://s3.lab", "bucket": "em"}

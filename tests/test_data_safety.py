@@ -245,6 +245,8 @@ def test_changed_plan_is_refused_in_every_phase(tmp_path: Path, capsys) -> None:
     assert _decode("--predictions", url, *PLAN, "--merge") == 0
     assert _decode("--predictions", url, *other, "--flood", "0:2") == 2
     assert _decode("--predictions", url, *PLAN, "--flood", "0:4") == 0
+    assert _decode("--predictions", url, *other, "--settle") == 2
+    _settle(url)
     assert _decode("--predictions", url, *other, "--number") == 2
     assert _decode("--predictions", url, *PLAN, "--number") == 0
     assert _decode("--predictions", url, *other, "--apply", "0:2") == 2
@@ -272,17 +274,29 @@ def _planned_and_processed(root: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-PASSES = (["--merge"], ["--flood", "0:4"], ["--number"], ["--apply", "0:4"])
+PASSES = (["--merge"], ["--flood", "0:4"], ["--settle"], ["--number"], ["--apply", "0:4"])
 
 
-def _passes(url: str, passes: tuple[list[str], ...] = PASSES) -> None:
-    for phase in (*passes, ["--finalise"]):
-        assert _decode("--predictions", url, *PLAN, *phase) == 0
+def _passes(url: str, passes: tuple[list[str], ...] = PASSES, finalise: bool = True) -> None:
+    """Run ``passes`` and the finalise (a settle until the flood has settled)."""
+    for phase in (*passes, *([["--finalise"]] if finalise else [])):
+        if phase == ["--settle"]:
+            _settle(url)
+        else:
+            assert _decode("--predictions", url, *PLAN, *phase) == 0
+
+
+def _settle(url: str) -> None:
+    """Settle the flood's round; while it is not settled, run another round and settle that."""
+    assert _decode("--predictions", url, *PLAN, "--settle") == 0
+    while commit.read_pass(f"{url}/labels/instances", "settle") is None:
+        assert _decode("--predictions", url, *PLAN, "--flood", "0:4") == 0
+        assert _decode("--predictions", url, *PLAN, "--settle") == 0
 
 
 KILL_POINTS = {  # pass -> where to kill it: after a part or a chunk is written, after a block is committed
     "--merge": ["decode.merge.saved:1:kill", "decode.merge.saved:3:kill", "decode.instances.saved:1:kill"],
-    "--flood": ["decode.flood.saved:1:kill", "blockwise.block-flood:2:kill"],
+    "--flood": ["decode.flood.0.saved:1:kill", "blockwise.block-flood:2:kill"],
     "--number": ["decode.table.saved:1:kill", "decode.table.saved:4:kill"],
     "--apply": ["decode.apply.chunk:1:kill", "decode.apply.chunk:4:kill", "decode.apply.chunk:8:kill",
                 "blockwise.block-apply:1:kill", "blockwise.block-apply:3:kill"],
@@ -294,7 +308,7 @@ def test_a_pass_killed_anywhere_resumes_to_identical_chunks(tmp_path: Path, monk
 
 
 def test_passes_killed_on_real_s3_resume_to_identical_objects(s3_env, monkeypatch, capsys) -> None:
-    points = [("--merge", "decode.merge.saved:3:kill"), ("--flood", "decode.flood.saved:1:kill"),
+    points = [("--merge", "decode.merge.saved:3:kill"), ("--flood", "decode.flood.0.saved:1:kill"),
               ("--apply", "decode.apply.chunk:3:kill"), ("--apply", "blockwise.block-apply:2:kill")]
     _kill_and_resume(f"s3://{s3_env.bucket}/passes-{time.time_ns()}", points, monkeypatch, capsys)
 
@@ -310,8 +324,7 @@ def _kill_and_resume(root: str, points: list[tuple[str, str]], monkeypatch: pyte
     for trial, (flag, fault) in enumerate(points):
         url = _planned_and_processed(storage.join(root, f"trial{trial}"), monkeypatch)
         index = flags.index(flag)
-        for phase in PASSES[:index]:
-            assert _decode("--predictions", url, *PLAN, *phase) == 0
+        _passes(url, PASSES[:index], finalise=False)
         killed = _stage_subprocess("decode", "--predictions", url, *PLAN, *PASSES[index], env={"EM2EXM_FAULT": fault})
         assert killed.wait(timeout=120) == -9, (fault, killed.stderr.read() if killed.stderr else "")
         killed.stdout.close(), killed.stderr.close()  # type: ignore[union-attr, func-returns-value]

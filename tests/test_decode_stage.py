@@ -73,9 +73,20 @@ def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pyt
     out = str(tmp_path / "fanned.zarr" / "labels" / "instances")
     assert decode_cli("--predictions", fanned, *params, "--flood", "0:3") == 2  # the merge comes first
     assert decode_cli("--predictions", fanned, *params, "--merge") == 0
-    assert decode_cli("--predictions", fanned, *params, "--number") == 2  # the flood comes first
-    for task in ranges:
-        assert decode_cli("--predictions", fanned, *params, "--flood", task) == 0
+    assert decode_cli("--predictions", fanned, *params, "--number") == 2  # the flood settles first
+    assert decode_cli("--predictions", fanned, *params, "--flood", ranges[0]) == 0
+    assert decode_cli("--predictions", fanned, *params, "--settle") == 2  # round 0 has blocks to do
+    capsys.readouterr()
+    said = []
+    while not said or said[-1] == "again":  # rounds, each over every block, until the settle prints done
+        for task in ranges:
+            assert decode_cli("--predictions", fanned, *params, "--flood", task) == 0
+        assert decode_cli("--predictions", fanned, *params, "--settle") == 0
+        said.append(capsys.readouterr().out.strip())
+    assert len(said) >= 2 and set(said[:-1]) == {"again"} and said[-1] == "done"
+    assert commit.read_pass(out, "settle") == {"flood_rounds": len(said)}
+    assert decode_cli("--predictions", fanned, *params, "--flood", ranges[0]) == 0  # a late retry: nothing to do
+    assert decode_cli("--predictions", fanned, *params, "--settle") == 0 and capsys.readouterr().out == "done\n"
     assert decode_cli("--predictions", fanned, *params, "--apply", "0:3") == 2  # the number comes first
     assert decode_cli("--predictions", fanned, *params, "--number") == 0
     assert commit.read_pass(out, "number") == {"instances": int(decode.bc_watershed(maps, **SMALL).max())}

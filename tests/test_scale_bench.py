@@ -38,7 +38,7 @@ def test_sizes_are_shapes():
 def test_the_bench_runs_decode_passes_as_the_spec_lists_them():
     from em2exm.specs import spec
 
-    assert load_bench().DECODE_PASSES == tuple((p.name, p.fanned) for p in spec("decode").passes)
+    assert load_bench().DECODE_PASSES == tuple((p.name, p.fanned, p.settles) for p in spec("decode").passes)
 
 
 def test_synthetic_labels_do_not_depend_on_the_blocks():
@@ -85,7 +85,8 @@ def test_scale_bench_runs_every_stage(tmp_path: Path):
         assert 0 < size["stages"]["seg-infer"]["task_rss_mib_max"] < 4096
         decode = size["stages"]["decode"]
         assert decode["merge_rss_mib"] > 0 and decode["apply_wall_s"] > 0 and decode["finalise_rss_mib"] > 0
-        assert decode["flood_task_rss_mib_max"] > 0 and decode["number_rss_mib"] > 0
+        assert decode["flood_task_rss_mib_max"] > 0 and decode["number_rss_mib"] > 0 and decode["flood_rounds"] >= 1
+        assert decode["settle_s"] > 0 and decode["settle_rss_mib"] > 0
         assert decode["speedup_with_tasks"]["2"] > 1 and decode["serial_s"] > 0
         assert 0 < decode["longest_task_s"]["flood"] <= decode["fanned_task_s"]
         assert size["stages"]["evaluate"]["block_tasks"] == blocks // 2  # eval blocks are decode's here, 2 per task

@@ -64,6 +64,11 @@ def test_container_scripts(tmp_path, capsys):
             plan, blocks = scripts[f"{index:02d}-{step.name}-plan.sbatch"], scripts[f"{index:02d}-{step.name}-blocks.sbatch"]
             assert f"--plan-blocks {step.fanout} > " in plan and "--finalise" in text
             assert "#SBATCH --array=0-3%2" in blocks and '--blocks "${ranges[i]}"' in blocks
+            for settle in (p for p in step.spec.passes if p.settles):  # decode: resubmit the flood until it settles
+                rounds = f"{index:02d}-{step.name}-{settle.settles}.sbatch"
+                text = scripts[f"{index:02d}-{step.name}-{settle.name}.sbatch"]
+                assert f"--{settle.name}" in text and f"sbatch --wait --quiet {tmp_path / 'jobs' / rounds}" in text
+                assert "#SBATCH --array=0-3%2" in scripts[rounds] and '--flood "${ranges[i]}"' in scripts[rounds]
     first_gpu_stage = next(s.stage for s in pipeline.steps if s.resources.gpu)
     for name, image, partition, mode in (("check", "ingest", "batch", "skip"), ("check-gpu", first_gpu_stage, "gpu", "require")):
         text = scripts[f"00-{name}.sbatch"]

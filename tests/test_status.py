@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from backends import cli
@@ -63,15 +64,26 @@ def test_a_decode_between_its_passes_reports_each_pass(fake_run, tmp_path, capsy
         commit.mark_block_done(url, block)
     commit.mark_pass(url, "merge", {"seeds": 5})
     for block in (0, 3, 5):
-        commit.mark_block_done(url, block, folder=commit.pass_folder("flood"))
-    line = next(line for line in cli(capsys, "status", str(store)).stdout.splitlines() if line.startswith("decode-intensity"))
-    assert "partial (8 of 8 blocks, merge done, flood 3 of 8)" in line
+        commit.mark_block_done(url, block, folder=commit.pass_folder("flood", 0))
+    assert "partial (8 of 8 blocks, merge done, flood round 1: 3 of 8)" in decode_line(capsys, store)
     for block in range(8):
-        commit.mark_block_done(url, block, folder=commit.pass_folder("flood"))
+        commit.mark_block_done(url, block, folder=commit.pass_folder("flood", 0))
+    commit.mark_pass(url, "flood.0", {"changed": True})  # the settle closed round 0: another round
+    assert "partial (8 of 8 blocks, merge done, flood round 2: 0 of 8)" in decode_line(capsys, store)
+    commit.mark_block_done(url, 6, folder=commit.pass_folder("flood", 1))
+    assert "partial (8 of 8 blocks, merge done, flood round 2: 1 of 8)" in decode_line(capsys, store)
+    for block in range(8):
+        commit.mark_block_done(url, block, folder=commit.pass_folder("flood", 1))
+    commit.mark_pass(url, "settle", {"flood_rounds": 2})
     commit.mark_pass(url, "number", {"instances": 5})
     commit.mark_block_done(url, 2, folder=commit.pass_folder("apply"))
-    line = next(line for line in cli(capsys, "status", str(store)).stdout.splitlines() if line.startswith("decode-intensity"))
-    assert "partial (8 of 8 blocks, merge done, flood 8 of 8, number done, apply 1 of 8)" in line
+    assert "partial (8 of 8 blocks, merge done, flood settled after 2 rounds, number done, apply 1 of 8)" in (
+        decode_line(capsys, store))
+
+
+def decode_line(capsys: pytest.CaptureFixture, store: Path) -> str:
+    return next(line for line in cli(capsys, "status", str(store)).stdout.splitlines()
+                if line.startswith("decode-intensity"))
 
 
 def test_status_reads_the_pipeline_yaml_and_a_moved_store(fake_run, tmp_path, capsys):

@@ -6,7 +6,8 @@
   to empty, i.e. unset) plus ``params``, the rest of its options as JSON; blockwise stages add ``<stage>-plan``
   (prints the block ranges), ``<stage>-blocks``, ``<stage>-fanout`` (a DAG looping over the ranges with a
   parallelism cap) and ``<stage>-finalise``, and a stage with passes of its own (decode) ``<stage>-<pass>`` for each,
-  plus ``<stage>-<pass>-fanout`` (the same ranges again) for each fanned-out one.  The templates do not depend on the pipeline: the Helm chart ships
+  plus ``<stage>-<pass>-fanout`` (the same ranges again) for each fanned-out one, and ``<stage>-<pass>-rounds`` for
+  one that runs in rounds (decode's flood: a round, its settle pod, and the rounds again while it prints ``again``).  The templates do not depend on the pipeline: the Helm chart ships
   them all and serves any pipeline built from the stages;
 - one ``Workflow`` whose DAG calls those templates by ``templateRef``, with the dependencies of the data flow,
   after the preflight ``check`` (and ``check-gpu`` on the GPU pool), templates of the Workflow itself that every
@@ -155,23 +156,39 @@ def _stage_template(settings: ArgoSettings, stage: StageSpec, resources: Resourc
                           [*inputs, Parameter(name=BLOCKS)], resources)
             _pod(settings, f"{stage.name}-finalise", stage.name, command, [*args, "--finalise"], inputs, resources)
             _fanout(settings, f"{stage.name}-fanout", blocks, inputs, ranges, names)
+            fanouts = {}
             for step in stage.passes:
                 if step.fanned:
                     pod = _pod(settings, f"{stage.name}-{step.name}", stage.name, command,
                                [*args, f"--{step.name}", parameter(BLOCKS)], [*inputs, Parameter(name=BLOCKS)], resources)
-                    _fanout(settings, f"{stage.name}-{step.name}-fanout", pod, inputs, ranges, names)
+                    fanouts[step.name] = _fanout(settings, f"{stage.name}-{step.name}-fanout", pod, inputs, ranges,
+                                                 names)
                 else:
-                    _pod(settings, f"{stage.name}-{step.name}", stage.name, command, [*args, f"--{step.name}"], inputs,
-                         resources)
+                    pod = _pod(settings, f"{stage.name}-{step.name}", stage.name, command, [*args, f"--{step.name}"],
+                               inputs, resources)
+                    if step.settles:
+                        _rounds(f"{stage.name}-{step.settles}-rounds", fanouts[step.settles], pod, inputs, ranges, names)
     return template
 
 
 def _fanout(settings: ArgoSettings, name: str, pod: Container, inputs: list[Parameter], ranges: Parameter,
-            names: list[str]) -> None:
+            names: list[str]) -> DAG:
     """A DAG running ``pod`` once per block range, at most ``fanout_parallelism`` at a time."""
-    with DAG(name=name, inputs=[*inputs, ranges], parallelism=settings.fanout_parallelism):
+    with DAG(name=name, inputs=[*inputs, ranges], parallelism=settings.fanout_parallelism) as fanout:
         Task(name=BLOCKS, template=pod, with_param=parameter(RANGES),
              arguments={**{n: parameter(n) for n in names}, BLOCKS: "{{item}}"})
+    return fanout
+
+
+def _rounds(name: str, fanout: DAG, settle: Container, inputs: list[Parameter], ranges: Parameter,
+            names: list[str]) -> None:
+    """A DAG of one round of ``fanout``, then ``settle``, then itself again while the settle prints ``again``."""
+    values = {n: parameter(n) for n in names}
+    with DAG(name=name, inputs=[*inputs, ranges]):
+        Task(name="round", template=fanout, arguments={**values, RANGES: parameter(RANGES)})
+        Task(name="settle", template=settle, arguments=values, dependencies=["round"])
+        Task(name="again", template=name, arguments={**values, RANGES: parameter(RANGES)}, dependencies=["settle"],
+             when="{{tasks.settle.outputs.result}} == again")
 
 
 def stage_templates(settings: ArgoSettings, resources: Mapping[str, Resources] | None = None,
@@ -206,10 +223,14 @@ def _tasks(pipeline: Pipeline, step: Step, preflight: Preflight) -> list[Task]:
         Task(name=plan, template_ref=ref("plan"), arguments={**values, PER_TASK: str(step.fanout)}, dependencies=needs),
         Task(name=fanout, template_ref=ref("fanout"), arguments={**values, RANGES: ranges}, dependencies=[plan]),
     ]
+    settled = {p.settles for p in step.spec.passes if p.settles}
     for later in step.spec.passes:
         after = tasks[-1].name
+        if later.settles:
+            continue  # inside its fanned-out pass's rounds
         if later.fanned:
-            tasks.append(Task(name=f"{step.name}-{later.name}", template_ref=ref(f"{later.name}-fanout"),
+            kind = "rounds" if later.name in settled else "fanout"
+            tasks.append(Task(name=f"{step.name}-{later.name}", template_ref=ref(f"{later.name}-{kind}"),
                               arguments={**values, RANGES: ranges}, dependencies=[after]))
         else:
             tasks.append(Task(name=f"{step.name}-{later.name}", template_ref=ref(later.name), arguments=values,

@@ -1,7 +1,8 @@
 """The pipeline as a chain of sbatch jobs: one script per step, array jobs for blockwise steps.
 
 A blockwise step becomes three jobs, plus one per pass of its own before the finalise (decode: ``-merge``, the
-array job ``-flood``, ``-number``, the array job ``-apply``): ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
+array job ``-flood``, ``-settle``, ``-number``, the array job ``-apply``; ``-settle`` resubmits ``-flood`` with
+``sbatch --wait`` while the flood needs another round): ``-plan`` writes the block ranges to ``<name>.ranges.json``, ``-blocks``
 is an array job whose task i runs ranges i, i+n, i+2n, ... (so any number of ranges fits the array), and
 ``-finalise`` merges and commits.  Jobs start ``afterok`` the jobs whose outputs they read; a failed job
 cancels its dependents (``--kill-on-invalid-dep=yes``).  The first jobs are the preflight ``00-check`` (and
@@ -144,9 +145,26 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
         name, after = f"{step.name}-{later.name}", [chain[-1].name]
         if later.fanned:
             chain.append(job(name, after, loop(f"--{later.name}"), array))
+        elif later.settles:
+            rounds = next(j for j in chain if j.name == f"{step.name}-{later.settles}")
+            chain.append(job(name, after, _settle_loop(runner.command(step, f"--{later.name}"),
+                                                       folder.resolve() / rounds.script)))
         else:
             chain.append(job(name, after, [runner.command(step, f"--{later.name}")]))
     return [*chain, job(step.name, [chain[-1].name], [runner.command(step, "--finalise")])]
+
+
+def _settle_loop(settle: str, rounds: Path) -> list[str]:
+    """Settle the round the array job ``rounds`` ran; while the settle prints ``again``, submit that array job once
+    more, wait for it (``sbatch --wait``: its highest exit code) and settle again."""
+    return [
+        "while :; do",
+        f"  said=$({settle})",
+        '  [ "$said" = again ] || break',
+        f"  sbatch --wait --quiet {shlex.quote(str(rounds))}",
+        "done",
+        '[ "$said" = done ]',
+    ]
 
 
 def jobs(config: PipelineConfig, pipeline: Pipeline, runner: Runner, folder: Path) -> list[Job]:

@@ -11,8 +11,10 @@ entry point is called three ways:
 A stage with passes of its own (``passes`` in its spec; decode's merge, flood, number and apply) runs them in order
 between ``--blocks`` and ``--finalise``: a serial pass (``--merge``) is one task whose record is committed once it has
 written everything later passes read; a fanned-out pass (``--apply START:STOP``) runs on the same ranges as the
-blocks, each block committed on its own.  Every pass checks the one before it is complete; the finalise then only
-checks the last and commits.  So the serial parts never pass over the volume.
+blocks, each block committed on its own.  A fanned-out pass may run in *rounds* (decode's flood): the serial pass
+after it (``--settle``) reads the round's block records and either commits (printing ``done``) or closes the round
+(printing ``again``), and the fanned-out pass runs again over every block.  Every pass checks the one before it is
+complete; the finalise then only checks the last and commits.  So the serial parts never pass over the volume.
 
 The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
 Every phase compares the plan's fingerprint (options and inputs) with the one recorded at prepare: a changed plan is
@@ -57,13 +59,14 @@ def task_ranges(count: int, per_task: int) -> list[str]:
 
 @dataclass(frozen=True)
 class JobPass:
-    """One pass of a blockwise stage: ``serial`` (returns its record) or ``per_block`` (fanned out; ``before`` first
-    gets the blocks the task still has to do, e.g. to work on them together)."""
+    """One pass of a blockwise stage: ``serial`` (returns its record) or ``per_block`` (fanned out; returns the
+    block's record or None). A serial pass that ``settles`` a fanned-out pass gets the round and returns None while
+    that pass needs another round; the fanned-out pass's ``per_block`` then gets the round too."""
 
     name: str
-    serial: Callable[[], dict[str, Any]] | None = None
-    per_block: Callable[[int], None] | None = None
-    before: Callable[[list[int]], None] | None = None
+    serial: Callable[..., dict[str, Any] | None] | None = None
+    per_block: Callable[..., dict[str, Any] | None] | None = None
+    settles: str | None = None
 
 
 @dataclass
@@ -117,10 +120,13 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
             return
         if phase in ("blocks", "all"):
             _process(job, output, blocks)
-        for index, step in enumerate(job.passes):
-            if phase in (step.name, "all"):
-                _require_previous(job, index)
-                _run_pass(job, output, step, step_blocks)
+        index = 0
+        while index < len(job.passes):
+            step = job.passes[index]
+            if phase in (step.name, "all") and _run_pass(job, output, index, step_blocks, phase == step.name):
+                index = names.index(step.settles or step.name) if phase == "all" else index + 1
+                continue
+            index += 1
         if phase in ("finalise", "all"):
             try:
                 _finalise(job, output)
@@ -149,10 +155,24 @@ def _require_blocks(job: BlockwiseJob, folder: str, what: str, fix: str) -> None
         raise UserError(f"{len(missing)} of {job.count} blocks are not {what} (first: {missing[0]})", fix)
 
 
+def _settler(job: BlockwiseJob, step: JobPass) -> JobPass | None:
+    return next((p for p in job.passes if p.settles == step.name), None)
+
+
+def _folder(job: BlockwiseJob, step: JobPass) -> str:
+    """Where the block records of the fanned-out pass ``step`` go (of its current round, if it has rounds)."""
+    if _settler(job, step) is None:
+        return commit.pass_folder(step.name)
+    return commit.pass_folder(step.name, commit.current_round(job.output, step.name))
+
+
 def _pass_done(job: BlockwiseJob, step: JobPass) -> bool:
     if step.per_block is None:
         return commit.read_pass(job.output, step.name) is not None
-    return len(commit.done_blocks(job.output, commit.pass_folder(step.name))) == job.count
+    settler = _settler(job, step)
+    if settler is not None and _pass_done(job, settler):
+        return True
+    return len(commit.done_blocks(job.output, _folder(job, step))) == job.count
 
 
 def _require_previous(job: BlockwiseJob, index: int) -> None:
@@ -163,26 +183,47 @@ def _require_previous(job: BlockwiseJob, index: int) -> None:
         raise UserError(f"{job.output} has not finished its {before} pass", f"run {job.stage} --{before} first")
 
 
-def _run_pass(job: BlockwiseJob, output: outputs.Output, step: JobPass, blocks: range) -> None:
+def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: range, asked: bool) -> bool:
+    """Run pass ``index`` (on ``blocks`` if fanned out); returns True when a settle pass closed a round that changed
+    something (another round follows), printing ``again`` or ``done`` for a settle pass run on its own (``asked``)."""
+    step = job.passes[index]
+    if _pass_done(job, step) and (step.per_block is None or _settler(job, step) is not None):
+        log.info("the %s pass is already committed", step.name)
+        if asked and step.settles:
+            print("done")
+        return False
+    _require_previous(job, index)
     if step.per_block is None:
         assert step.serial is not None
-        if commit.read_pass(job.output, step.name) is not None:
-            log.info("the %s pass is already committed", step.name)
-            return
+        return _run_serial(job, output, step, asked)
+    folder = _folder(job, step)
+    extra = [commit.current_round(job.output, step.name)] if _settler(job, step) else []
+    done = commit.done_blocks(job.output, folder)
+    for block in progress([b for b in blocks if b not in done], desc=step.name):
+        info = step.per_block(block, *extra)
+        output.check()
+        commit.mark_block_done(job.output, block, info, folder=folder)
+        faults.point(f"blockwise.block-{step.name}")
+    return False
+
+
+def _run_serial(job: BlockwiseJob, output: outputs.Output, step: JobPass, asked: bool) -> bool:
+    assert step.serial is not None
+    if step.settles is None:
         info = step.serial()
         output.check()
+        commit.mark_pass(job.output, step.name, info or {})
+        return False
+    closing = commit.current_round(job.output, step.settles)
+    info = step.serial(closing)
+    output.check()
+    if info is None:
+        commit.mark_pass(job.output, f"{step.settles}.{closing}", {"changed": True})
+    else:
         commit.mark_pass(job.output, step.name, info)
-        return
-    folder = commit.pass_folder(step.name)
-    done = commit.done_blocks(job.output, folder)
-    todo = [b for b in blocks if b not in done]
-    if step.before is not None and todo:
-        step.before(todo)
-    for block in progress(todo, desc=step.name):
-        step.per_block(block)
-        output.check()
-        commit.mark_block_done(job.output, block, folder=folder)
-        faults.point(f"blockwise.block-{step.name}")
+    if asked:
+        print("again" if info is None else "done")
+    return info is None
 
 
 def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:

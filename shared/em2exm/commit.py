@@ -51,9 +51,9 @@ def mark_block_done(url: str, block_id: int, info: dict[str, Any] | None = None,
     storage.write_atomic(storage.join(url, folder, str(block_id)), json.dumps(info or {}).encode())
 
 
-def read_block_info(url: str, block_id: int) -> dict[str, Any]:
+def read_block_info(url: str, block_id: int, folder: str = BLOCK_MARKERS) -> dict[str, Any]:
     """The record stored by :func:`mark_block_done`."""
-    return json.loads(storage.read_bytes(storage.join(url, BLOCK_MARKERS, str(block_id))))
+    return json.loads(storage.read_bytes(storage.join(url, folder, str(block_id))))
 
 
 def done_blocks(url: str, folder: str = BLOCK_MARKERS) -> set[int]:
@@ -61,9 +61,9 @@ def done_blocks(url: str, folder: str = BLOCK_MARKERS) -> set[int]:
     return {int(name) for name in storage.list_names(storage.join(url, folder)) if name.isdigit()}
 
 
-def pass_folder(name: str) -> str:
-    """The folder (under an output) of the per-block markers of the fanned-out pass ``name``."""
-    return f"{PASS_MARKERS}/{name}"
+def pass_folder(name: str, round_index: int | None = None) -> str:
+    """The folder (under an output) of the per-block markers of the fanned-out pass ``name`` (of one of its rounds)."""
+    return f"{PASS_MARKERS}/{name}" + ("" if round_index is None else f".{round_index}")
 
 
 def mark_pass(url: str, name: str, info: dict[str, Any]) -> None:
@@ -77,3 +77,11 @@ def read_pass(url: str, name: str) -> dict[str, Any] | None:
         return json.loads(storage.read_bytes(storage.join(url, PASS_MARKERS, f"{name}.json")))
     except (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError):
         return None
+
+
+def current_round(url: str, name: str) -> int:
+    """The round the fanned-out pass ``name`` (run in rounds) of the output at ``url`` is in: the rounds closed."""
+    closed = 0
+    while read_pass(url, f"{name}.{closed}") is not None:
+        closed += 1
+    return closed

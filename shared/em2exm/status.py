@@ -134,18 +134,25 @@ def _writer(url: str) -> str | None:
 
 
 def _passes(step: Step, url: str, total: int | None) -> list[str]:
-    """``merge done``, ``flood 3 of 8``: each pass the stage has begun (decode), in order."""
+    """``merge done``, ``flood round 2: 3 of 8``, ``flood settled after 3 rounds``: each pass the stage has begun
+    (decode), in order."""
     states = []
+    settled = {p.settles: p.name for p in step.spec.passes if p.settles}
     for later in step.spec.passes:
+        if later.name in settled and commit.read_pass(url, settled[later.name]) is not None:
+            continue  # its settle pass reports it
         if later.fanned:
-            done = len(commit.done_blocks(url, commit.pass_folder(later.name)))
-            if not done:
+            rounds = commit.current_round(url, later.name) if later.name in settled else None
+            done = len(commit.done_blocks(url, commit.pass_folder(later.name, rounds)))
+            if not done and not rounds:
                 break
-            states.append(f"{later.name} {done} of {total}")
-        elif commit.read_pass(url, later.name) is not None:
-            states.append(f"{later.name} done")
-        else:
+            states.append(f"{later.name}{'' if rounds is None else f' round {rounds + 1}:'} {done} of {total}")
+        elif commit.read_pass(url, later.name) is None:
             break
+        elif later.settles:
+            states.append(f"{later.settles} settled after {commit.current_round(url, later.settles) + 1} rounds")
+        else:
+            states.append(f"{later.name} done")
     return states
 
 

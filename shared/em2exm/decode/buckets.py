@@ -118,85 +118,119 @@ def _slot(key: int | np.int64, bits: int) -> np.int64:
 
 
 @njit(cache=True, nogil=True)
-def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, int]:
-    """Open-addressing table (a power of two >= 2 * len slots) of positions into ``keys`` (-1: empty)."""
+def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Open-addressing table (a power of two >= 2 * len slots) of ``keys`` (-1: empty) and their positions."""
     bits = 1
     while (1 << bits) < 2 * keys.size + 2:
         bits += 1
-    table = np.full(1 << bits, -1, np.int64)
+    slot_keys = np.full(1 << bits, -1, np.int64)
+    slot_at = np.empty(1 << bits, np.int64)
     mask = (1 << bits) - 1
     for i in range(keys.size):
         slot = _slot(keys[i], bits)
-        while table[slot] >= 0:
+        while slot_keys[slot] >= 0:
             slot = (slot + 1) & mask
-        table[slot] = i
-    return table, bits
+        slot_keys[slot] = keys[i]
+        slot_at[slot] = i
+    return slot_keys, slot_at, bits
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find(table: np.ndarray, bits: int, keys: np.ndarray, key: int | np.int64) -> np.int64:
-    """Position of ``key`` in ``keys`` through ``table``, or -1."""
-    mask = table.size - 1
+def _find(slot_keys: np.ndarray, slot_at: np.ndarray, bits: int, key: int | np.int64) -> np.int64:
+    """Position of ``key`` (>= 0) through :func:`_hash_table`'s table, or -1."""
+    mask = slot_keys.size - 1
     slot = _slot(key, bits)
-    while table[slot] >= 0:
-        if keys[table[slot]] == key:
-            return table[slot]
+    while slot_keys[slot] >= 0:
+        if slot_keys[slot] == key:
+            return slot_at[slot]
         slot = (slot + 1) & mask
     return np.int64(-1)
 
 
-@njit(cache=True, nogil=True)
-def sparse_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, label: np.ndarray,
-                 shape: np.ndarray) -> None:
-    """Flood a sparse set of voxels (``index``: flat indices into a volume of ``shape``, in the order
-    sources enter): entries with ``label >= 0`` are settled sources, entering at key ``value``; free
-    entries (``label == -1``) take, in place, the label of the first source or flooded neighbour
-    (6-connected) to reach them, at key ``max(255 - level, the neighbour's key)``; first in, first
-    out per key."""
-    n = index.size
-    table, bits = _hash_table(index)
-    after = np.full(n, -1, np.int64)
-    head = np.full(256, -1, np.int64)
-    tail = np.full(256, -1, np.int64)
-    for i in range(n):
-        if label[i] < 0:
-            continue
-        entry = np.int64(value[i])
-        if tail[entry] >= 0:
-            after[tail[entry]] = i
-        else:
-            head[entry] = i
-        tail[entry] = i
+@njit(cache=True, nogil=True, inline="always")
+def _neighbours(at: int | np.int64, shape: np.ndarray, out: np.ndarray) -> None:
+    """The flat indices of the six neighbours of ``at`` in a volume of ``shape`` (-1: outside)."""
     ny, nx = shape[1], shape[2]
     plane = ny * nx
-    for key in range(256):
-        while head[key] >= 0:
-            i = head[key]
-            head[key] = after[i]
-            if head[key] < 0:
-                tail[key] = -1
-            at = index[i]
-            z, y, x = at // plane, (at // nx) % ny, at % nx
-            for k in range(6):
-                if k == 0:
-                    there = at - plane if z > 0 else -1
-                elif k == 1:
-                    there = at - nx if y > 0 else -1
-                elif k == 2:
-                    there = at - 1 if x > 0 else -1
-                elif k == 3:
-                    there = at + 1 if x + 1 < nx else -1
-                elif k == 4:
-                    there = at + nx if y + 1 < ny else -1
-                else:
-                    there = at + plane if z + 1 < shape[0] else -1
+    z, y, x = at // plane, (at // nx) % ny, at % nx
+    out[0] = at - plane if z > 0 else -1
+    out[1] = at - nx if y > 0 else -1
+    out[2] = at - 1 if x > 0 else -1
+    out[3] = at + 1 if x + 1 < nx else -1
+    out[4] = at + nx if y + 1 < ny else -1
+    out[5] = at + plane if z + 1 < shape[0] else -1
+
+
+@njit(cache=True, nogil=True)
+def _sources_in_order(label: np.ndarray, value: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Positions of the sources (``label >= 0``) by (value, depth): counted by value, sorted by depth only within a
+    value that has sources of depth > 0 (most are settled voxels, of depth 0)."""
+    start = np.zeros(257, np.int64)
+    for i in range(label.size):
+        if label[i] >= 0:
+            start[value[i] + 1] += 1
+    start = np.cumsum(start)
+    order = np.empty(start[256], np.int64)
+    filled = start[:256].copy()
+    deeper = np.zeros(256, np.bool_)
+    for i in range(label.size):
+        if label[i] >= 0:
+            order[filled[value[i]]] = i
+            filled[value[i]] += 1
+            deeper[value[i]] |= depth[i] > 0
+    for v in range(256):
+        if deeper[v]:
+            part = order[start[v]:start[v + 1]]
+            order[start[v]:start[v + 1]] = part[np.argsort(depth[part], kind="mergesort")]
+    return order
+
+
+@njit(cache=True, nogil=True)
+def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: np.ndarray, label: np.ndarray,
+                shape: np.ndarray) -> None:
+    """Flood a sparse set of voxels (``index``: distinct flat indices into a volume of ``shape``): entries with
+    ``label >= 0`` are sources at (``value``, ``depth``); each free entry (``label == -1``) takes, in place, the
+    label of its first neighbour (6-connected) to be popped, with value ``max(255 - level, the neighbour's value)``
+    and depth the neighbour's + 1 on an equal value, else 0. Entries pop by (value, depth): a neighbour of smaller
+    value, then of smaller depth, labels a voxel first, so labels follow chains of strictly smaller keys.
+
+    Per value two queues that each hold entries in order of depth: the sources (sorted) and a first-in, first-out
+    queue of flooded entries (those reached from a smaller value enter at depth 0 before the value's turn, the rest
+    at the popped depth + 1); each pop takes the smaller head, a source on equal depths."""
+    slot_keys, slot_at, bits = _hash_table(index)
+    order = _sources_in_order(label, value, depth)
+    after = np.full(index.size, -1, np.int64)
+    head = np.full(256, -1, np.int64)
+    tail = np.full(256, -1, np.int64)
+    near = np.empty(6, np.int64)
+    next_source = 0
+    for reached in range(256):
+        while True:
+            from_source = next_source < order.size and value[order[next_source]] == reached and (
+                head[reached] < 0 or depth[order[next_source]] <= depth[head[reached]])
+            if from_source:
+                top = order[next_source]
+                next_source += 1
+            elif head[reached] >= 0:
+                top = head[reached]
+                head[reached] = after[top]
+                if head[reached] < 0:
+                    tail[reached] = -1
+            else:
+                break
+            steps = depth[top]
+            _neighbours(index[top], shape, near)
+            for there in near:
                 if there < 0:
                     continue
-                j = _find(table, bits, index, there)
+                j = _find(slot_keys, slot_at, bits, there)
                 if j < 0 or label[j] >= 0:
                     continue
-                label[j] = label[i]
-                reach = max(255 - np.int64(level[j]), np.int64(key))
+                own = 255 - np.int64(level[j])
+                reach = max(own, np.int64(reached))
+                label[j] = label[top]
+                value[j] = reach
+                depth[j] = steps + 1 if own <= reached else 0
                 if tail[reach] >= 0:
                     after[tail[reach]] = j
                 else:

@@ -47,8 +47,8 @@ def merge_connected(plan: BlockPlan, spec: Connected, block_ids: Sequence[int], 
     for k, block_pieces, block_sets, block_counts in zip(present, pieces, sets, counts):
         instance = _staged_instances(block_pieces, block_sets, every, component, first)
         size += np.bincount(instance, weights=block_counts, minlength=n_comp)
-        state.save("merge", k, {"instance": np.concatenate([[-1], instance]), "loads": _EMPTY, "homes": _EMPTY})
-    state.save("instances", WHOLE, {"size": size.astype(np.int64), "first": first, "homes": _EMPTY})
+        state.save("merge", k, {"instance": np.concatenate([[-1], instance])})
+    state.save("instances", WHOLE, {"size": size.astype(np.int64), "first": first})
     return {"components": n_comp}
 
 

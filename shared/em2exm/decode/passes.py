@@ -1,15 +1,16 @@
-"""The passes of a blockwise decode after its blocks: merge, flood, number, apply.
+"""The passes of a blockwise decode after its blocks: merge, flood (in rounds) and settle, number, apply.
 
-- **merge** (serial; per seed piece and open component): :func:`em2exm.decode.wsmerge.merge_watershed` or
+- **merge** (serial; per seed piece): :func:`em2exm.decode.wsmerge.merge_watershed` or
   :func:`em2exm.decode.ccmerge.merge_connected`;
-- **flood** (per block: each home's open components, :func:`em2exm.decode.openflood.flood_homes`);
+- **flood** (per block, in rounds until it settles: :mod:`em2exm.decode.relax`) and **settle** (serial: whether a
+  round changed any face value; if so another round follows);
 - **number** (serial; per instance): sizes (settled plus flooded), instances under ``small_min`` dropped, the rest
   numbered 1..N by first voxel as in the whole-volume decode; each block's table of final ids;
-- **apply** (per block): a block's final labels from its block-local ids, its table and the floods that reach it.
+- **apply** (per block): a block's final labels from its block-local ids, its table and its flood.
 
 The table maps every block's ids to the final ids 1..N, which equal the whole-volume decode's ids; only voxels on
 exact plateaus (see :mod:`em2exm.decode.wsblock` and ARCHITECTURE.md) can differ. The stage runs each pass as its
-own task(s) (``em2exm.tasks.decode``); :func:`stitch` runs the first three in this process.
+own task(s) (``em2exm.tasks.decode``); :func:`stitch` runs the first ones in this process.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.blockwise import BlockData
 from em2exm.decode.ccmerge import merge_connected
 from em2exm.decode.mergetable import MergeTable, numbering
-from em2exm.decode.openflood import flood_homes
-from em2exm.decode.sets import grouped, unique
+from em2exm.decode.relax import flood_block, load_round, round_kind
 from em2exm.decode.specs import Spec, Watershed
 from em2exm.decode.state import WHOLE, MemoryState, State
 from em2exm.decode.wsmerge import merge_watershed
@@ -40,55 +40,58 @@ def merge_pass(plan: BlockPlan, spec: Spec, block_ids: Sequence[int], state: Sta
     return merge_connected(plan, spec, block_ids, state)
 
 
-def flood_pass(plan: BlockPlan, state: State, homes: Sequence[int]) -> None:
-    """The flood of the open components of ``homes``, stored as each home's ``flood`` part (none where a home has
-    none). Homes flood together or apart alike: a task floods its own."""
-    for home, flooded in flood_homes(plan, state, homes).items():
-        state.save("flood", home, flooded)
+def flood_pass(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> bool:
+    """Round ``round_index`` of the flood of ``block_ids``, stored as their ``flood.<round>`` parts; returns whether
+    any of them changed a face value (see :mod:`em2exm.decode.relax`)."""
+    changed = False
+    for k in block_ids:
+        flooded = flood_block(plan, state, k, round_index)
+        state.save(round_kind(round_index), k, flooded)
+        changed |= bool(flooded["changed"])
+    return changed
 
 
-def number_pass(spec: Spec, block_ids: Sequence[int], state: State, largest: int | None = None) -> int:
-    """Store every block's ``table`` part (the final id of each block-local id, and of each instance the floods
-    bring into the block); returns the number of instances. More than ``largest`` instances is exit 2."""
+def number_pass(spec: Spec, block_ids: Sequence[int], state: State, rounds: int, largest: int | None = None) -> int:
+    """Store every block's ``table`` part (the final id of each block-local id, and of each instance its flood
+    brings into the block), from the flood's last of ``rounds``; returns the number of instances. More than
+    ``largest`` instances is exit 2."""
     whole = state.load("instances", WHOLE)
     size = whole["size"].copy()
-    brought: dict[int, list[np.ndarray]] = {}
-    for home in whole["homes"].tolist():
-        flooded = state.load("flood", home)
-        np.add.at(size, flooded["gained"], flooded["gained_voxels"])
-        for k, instances in grouped(flooded["touch_block"], flooded["touch_instance"]).items():
-            brought.setdefault(k, []).append(instances)
+    brought = {}
+    for k in progress(block_ids, desc="sizes"):
+        joined = load_round(state, k, rounds - 1)["instance"]
+        gained, voxels = np.unique(joined[joined >= 0], return_counts=True)
+        np.add.at(size, gained, voxels)
+        brought[k] = gained
     final = numbering(size, whole["first"], spec.small_min)
     count = int(final.max(initial=0))
     if largest is not None and count > largest:
         raise UserError(f"{count} instances do not fit ids up to {largest}", "set decode.dtype=uint64 and rerun")
     for k in progress(block_ids, desc="number"):
         instance = state.load("merge", k)["instance"]
-        extra = unique(np.concatenate([_EMPTY, *brought.get(k, [])]))
         state.save("table", k, {"table": final[instance + 1], "count": np.array(count),
-                                "extra_instance": extra, "extra_final": final[extra + 1]})
+                                "extra_instance": brought[k], "extra_final": final[brought[k] + 1]})
     return count
 
 
-def apply_block(state: State, block_id: int, local: np.ndarray) -> np.ndarray:
-    """Final labels of block ``block_id``'s core from its block-local ids ``local``."""
+def apply_block(state: State, block_id: int, local: np.ndarray, rounds: int) -> np.ndarray:
+    """Final labels of block ``block_id``'s core from its block-local ids ``local`` and the flood's last round."""
     table = state.load("table", block_id)
-    where, ids = [], []
-    for home in state.load("merge", block_id)["homes"].tolist():
-        flooded = state.load("flood", home)
-        here = flooded["block"] == block_id
-        where.append(flooded["index"][here])
-        ids.append(table["extra_final"][np.searchsorted(table["extra_instance"], flooded["instance"][here])])
-    voxels = {block_id: (np.concatenate([_EMPTY, *where]), np.concatenate([table["table"][:0], *ids]))} if where else {}
+    flooded = load_round(state, block_id, rounds - 1)
+    joined = flooded["instance"] >= 0
+    ids = table["extra_final"][np.searchsorted(table["extra_instance"], flooded["instance"][joined])]
+    voxels = {block_id: (flooded["index"][joined], ids)}
     return MergeTable(int(table["count"]), {block_id: table["table"]}, voxels).block(block_id, local)
 
 
-def stitch(plan: BlockPlan, spec: Spec, blocks: Iterable[BlockData]) -> MemoryState:
-    """Merge, flood and number every block's :class:`BlockData` in this process; :func:`apply_block` then gives each
-    block's final labels."""
+def stitch(plan: BlockPlan, spec: Spec, blocks: Iterable[BlockData]) -> tuple[MemoryState, int]:
+    """Merge, flood (until it settles) and number every block's :class:`BlockData` in this process; returns the
+    state and the flood's rounds, with which :func:`apply_block` gives each block's final labels."""
     state = MemoryState(list(blocks))
     ids = sorted(state.blocks)
     merge_pass(plan, spec, ids, state)
-    flood_pass(plan, state, ids)
-    number_pass(spec, ids, state)
-    return state
+    rounds = 1
+    while flood_pass(plan, state, ids, rounds - 1):
+        rounds += 1
+    number_pass(spec, ids, state, rounds)
+    return state, rounds

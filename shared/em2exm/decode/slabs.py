@@ -1,4 +1,4 @@
-"""Pairs of block-local ids (seed pieces, open components) that two blocks give the same or facing voxels of a face."""
+"""Pairs of block-local ids (seed pieces) that two blocks give the same voxels of a face."""
 
 from __future__ import annotations
 

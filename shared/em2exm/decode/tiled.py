@@ -1,4 +1,4 @@
-"""Blockwise decode of a whole volume in this process: every block, then the merge, flood and number passes, then
+"""Blockwise decode of a whole volume in this process: every block, then the merge, flood (in rounds until it settles) and number passes, then
 each block's final labels. The pipeline stage runs the same passes as separate tasks; this serves tests, benchmarks and
 volumes that fit in memory."""
 
@@ -25,8 +25,8 @@ def decode_blockwise(maps: Readable, block: tuple[int, int, int], spec: Spec) ->
         local, data = decode_block(maps, plan, block_id, spec)
         staged.append(local)
         blocks.append(data)
-    state = stitch(plan, spec, blocks)
+    state, rounds = stitch(plan, spec, blocks)
     labels = np.zeros(plan.shape, label_dtype(int(state.load("table", 0)["count"])))
     for block_id, local in enumerate(staged):
-        labels[plan.core(block_id)] = apply_block(state, block_id, local)
+        labels[plan.core(block_id)] = apply_block(state, block_id, local, rounds)
     return labels

@@ -8,10 +8,9 @@ started at their own priority: a lower bound of their level), seeds first on equ
 (:func:`em2exm.decode.buckets.bucket_flood`). A voxel a seed reaches first (a *seed fragment*) is
 settled: its flood value is its level and its label that seed's, whatever lies outside the block
 (proof in ARCHITECTURE.md, "Blockwise decode"). The other voxels (*open* voxels: face markers'
-fragments) are flooded again across blocks when stitching (:mod:`em2exm.decode.wsmerge`), from the
+fragments) are flooded again across blocks when stitching (:mod:`em2exm.decode.relax`), from the
 settled voxels next to them; the block exports them with those neighbours and its shared faces
-(the *border*), each with its *open component* (the 6-connected components of the core's open voxels;
-their face layers join them across faces), so that stitching floods each component on its own.
+(the *border*).
 
 Seeds are 26-connected components of the seed map, sized over the whole volume. Labelled over the
 core and a one-voxel halo, a seed piece is *kept* when its core part alone reaches ``seed_min``;
@@ -22,7 +21,6 @@ blocks are joined where they label the same voxels of the slab either side of a 
 
 from __future__ import annotations
 
-import cc3d
 import numpy as np
 from numba import njit
 
@@ -155,13 +153,9 @@ def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     border = _border(labels, kept_ids.size, on_faces)
     at = np.unravel_index(border, core_seeds.shape)
     padded_at = tuple(c + 1 for c in at)
-    opened, n_open = cc3d.connected_components(labels[1:-1, 1:-1, 1:-1] > kept_ids.size, connectivity=6,
-                                               return_N=True, out_dtype=np.uint32)
-    for axis, side in faces:
-        arrays["open" + face_name(axis, side)] = np.asarray(opened.take(0 if side == "-" else -1, axis=axis))
     pieces = np.flatnonzero(kept | uncertain)
     arrays.update(
         counts=counts, marker_piece=marker_piece, piece_ids=pieces, piece_count=count[pieces],
-        piece_first=first[pieces], n_open=np.array(n_open), border_index=border, border_marker=labels[padded_at],
-        border_level=level[inner][at], border_value=values[padded_at], border_component=opened[at])
+        piece_first=first[pieces], border_index=border, border_marker=labels[padded_at],
+        border_level=level[inner][at], border_value=values[padded_at])
     return np.ascontiguousarray(labels[1:-1, 1:-1, 1:-1]), arrays

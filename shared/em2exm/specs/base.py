@@ -17,6 +17,9 @@ class Pass:
     name: str
     fanned: bool
     help: str
+    settles: str | None = None
+    """For a serial pass: the fanned-out pass before it that runs in rounds until this pass prints ``done``
+    (``again``: one more round)."""
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ SPEC = StageSpec(
     flags=("name",),
     blockwise=True,
     passes=(
-        Pass("merge", False, "join seeds and fragments across faces (once, serial; per piece and fragment)"),
-        Pass("flood", True, "flood the open voxels of the fragments whose first block is in START:STOP"),
+        Pass("merge", False, "join seed pieces across faces into seeds (once, serial; per piece)"),
+        Pass("flood", True, "flood the open voxels of blocks START:STOP for the flood's current round"),
+        Pass("settle", False, "close the flood's round: print 'done' if no face value changed, else 'again' "
+             "(then run --flood over every block once more)", settles="flood"),
         Pass("number", False, "number the instances 1..N (once, serial; per instance)"),
         Pass("apply", True, "write the final ids of blocks START:STOP"),
     ),

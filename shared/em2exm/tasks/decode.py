@@ -3,10 +3,10 @@
 Writes ``<predictions>/labels/<name>``. Each block is decoded with the little context it needs; its block-local ids
 are staged in ``<labels>/.em2exm_local_ids`` and its stitching arrays stored under ``<labels>/.faces/``. Then four
 passes (em2exm.decode.passes) stitch objects of any size across blocks to the whole-volume decode's ids: the merge
-(serial: seeds and open components), the flood (fanned out: each block's home components), the number (serial: the
-final ids 1..N) and the apply (fanned out: every block's final ids written into the label image, never rewriting in
-place). ``--plan-blocks``, ``--blocks``, ``--merge``, ``--flood``, ``--number``, ``--apply`` and ``--finalise`` run
-those phases as separate tasks (see em2exm.blockwise).
+(serial: seeds), the flood (fanned out, in rounds that ``--settle`` closes until no face value changes: each block's
+open voxels), the number (serial: the final ids 1..N) and the apply (fanned out: every block's final ids written
+into the label image, never rewriting in place). ``--plan-blocks``, ``--blocks``, ``--merge``, ``--flood``,
+``--settle``, ``--number``, ``--apply`` and ``--finalise`` run those phases as separate tasks (see em2exm.blockwise).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 import zarr
 
-from em2exm import blockwise, faults, ome, storage
+from em2exm import blockwise, commit, faults, ome, storage
 from em2exm.decode import BlockPlan, apply_block, decode_block, merge_pass, number_pass, plan_for
-from em2exm.decode.openflood import flood_homes
+from em2exm.decode.relax import flood_block, round_kind
 from em2exm.decode.specs import Spec
-from em2exm.decode.state import Arrays
 from em2exm.decode.store import FACES, StoreState
 from em2exm.errors import UserError
 from em2exm.invocation import Invocation
@@ -79,7 +78,8 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
         passes=[blockwise.JobPass("merge", serial=phases.merge),
-                blockwise.JobPass("flood", per_block=phases.flood, before=phases.flood_together),
+                blockwise.JobPass("flood", per_block=phases.flood),
+                blockwise.JobPass("settle", serial=phases.settle, settles="flood"),
                 blockwise.JobPass("number", serial=phases.number),
                 blockwise.JobPass("apply", per_block=phases.apply)],
     )
@@ -97,7 +97,6 @@ class DecodePhases:
         self.output, self.dtype = output, np.dtype(params.dtype)
         self.chunks = chunks_for(plan.block, plan.shape)
         self.state = StoreState(output)
-        self.flooded: dict[int, Arrays] = {}
 
     @cached_property
     def final_labels(self) -> Any:
@@ -138,18 +137,30 @@ class DecodePhases:
         """Join seeds and components across faces; store each block's merge part."""
         return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
 
-    def flood_together(self, homes: list[int]) -> None:
-        """Flood the open components of this task's homes in one go (exact: components never meet)."""
-        self.flooded = flood_homes(self.plan, self.state, homes)
+    def flood(self, block_id: int, round_index: int) -> dict[str, Any]:
+        """Round ``round_index`` of block ``block_id``'s flood; its record says whether a face value changed."""
+        flooded = flood_block(self.plan, self.state, block_id, round_index)
+        self.state.save(round_kind(round_index), block_id, flooded)
+        return {"changed": bool(flooded["changed"])}
 
-    def flood(self, home: int) -> None:
-        """Store the flood of ``home``'s components (computed by :meth:`flood_together`)."""
-        if home in self.flooded:
-            self.state.save("flood", home, self.flooded.pop(home))
+    def settle(self, round_index: int) -> dict[str, Any] | None:
+        """None when a block of round ``round_index`` changed a face value (another round follows), else the
+        flood's record."""
+        folder = commit.pass_folder("flood", round_index)
+        if any(commit.read_block_info(self.output, k, folder)["changed"] for k in range(len(self.plan))):
+            log.info("flood round %d changed face values: another round follows", round_index)
+            return None
+        log.info("the flood settled after %d rounds", round_index + 1)
+        return {"flood_rounds": round_index + 1}
+
+    @cached_property
+    def rounds(self) -> int:
+        """The flood's rounds (once it has settled)."""
+        return int((commit.read_pass(self.output, "settle") or {})["flood_rounds"])
 
     def number(self) -> dict[str, Any]:
         """Number the instances; store each block's table of final ids."""
-        count = number_pass(self.spec, range(len(self.plan)), self.state, np.iinfo(self.dtype).max)
+        count = number_pass(self.spec, range(len(self.plan)), self.state, self.rounds, np.iinfo(self.dtype).max)
         log.info("%d instances in %s", count, self.output)
         return {"instances": count}
 
@@ -159,7 +170,7 @@ class DecodePhases:
         ids = np.asarray(self.staged_ids[core])
         if (ids == np.iinfo(self.dtype).max).any():
             raise UserError(f"block {block_id} of {self.output} has no staged ids", "rerun decode with --overwrite")
-        labels = apply_block(self.state, block_id, ids).astype(self.dtype, copy=False)
+        labels = apply_block(self.state, block_id, ids, self.rounds).astype(self.dtype, copy=False)
         final = self.final_labels
         for box in tile(core, self.chunks):  # one storage object each
             final[box] = labels[tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, core))]
