@@ -68,6 +68,7 @@ def test_container_scripts(tmp_path, capsys):
                 rounds = f"{index:02d}-{step.name}-{settle.settles}.sbatch"
                 text = scripts[f"{index:02d}-{step.name}-{settle.name}.sbatch"]
                 assert f"--{settle.name}" in text and f"sbatch --wait --quiet {tmp_path / 'jobs' / rounds}" in text
+                assert "#SBATCH --cpus-per-task=1\n" in text  # it mostly waits for the rounds it submits
                 assert "#SBATCH --array=0-3%2" in scripts[rounds] and '--flood "${ranges[i]}"' in scripts[rounds]
     first_gpu_stage = next(s.stage for s in pipeline.steps if s.resources.gpu)
     for name, image, partition, mode in (("check", "ingest", "batch", "skip"), ("check-gpu", first_gpu_stage, "gpu", "require")):

@@ -117,8 +117,10 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
     settings, logs, run = runner.settings, folder.resolve() / LOGS, config.run.name
     prefix = f"{index:02d}-{step.name}"
 
-    def job(name: str, after: list[str], body: list[str], array: str | None = None) -> Job:
-        text = "\n".join([*_header(f"{run}-{name}", step.resources, runner, logs, array), *_prepare(config), *body]) + "\n"
+    def job(name: str, after: list[str], body: list[str], array: str | None = None,
+            resources: Resources | None = None) -> Job:
+        header = _header(f"{run}-{name}", resources or step.resources, runner, logs, array)
+        text = "\n".join([*header, *_prepare(config), *body]) + "\n"
         script = prefix + name.removeprefix(step.name) + ".sbatch"
         return Job(name, script, tuple(after), text)
 
@@ -148,10 +150,14 @@ def step_jobs(index: int, step: Step, needs: list[str], config: PipelineConfig, 
         elif later.settles:
             rounds = next(j for j in chain if j.name == f"{step.name}-{later.settles}")
             chain.append(job(name, after, _settle_loop(runner.command(step, f"--{later.name}"),
-                                                       folder.resolve() / rounds.script)))
+                                                       folder.resolve() / rounds.script), resources=SETTLE))
         else:
             chain.append(job(name, after, [runner.command(step, f"--{later.name}")]))
     return [*chain, job(step.name, [chain[-1].name], [runner.command(step, "--finalise")])]
+
+
+SETTLE = Resources(cpu=1, memory_gib=2)
+"""What a settle job asks for: it reads one record per block, and waits while the rounds it submits run."""
 
 
 def _settle_loop(settle: str, rounds: Path) -> list[str]:
