@@ -187,18 +187,20 @@ def _sources_in_order(label: np.ndarray, value: np.ndarray, depth: np.ndarray) -
 
 @njit(cache=True, nogil=True)
 def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: np.ndarray, label: np.ndarray,
-                shape: np.ndarray) -> None:
+                provisional: np.ndarray, shape: np.ndarray) -> None:
     """Flood a sparse set of voxels (``index``: distinct flat indices into a volume of ``shape``): entries with
     ``label >= 0`` are sources at (``value``, ``depth``); each free entry (``label == -1``) takes, in place, the
     label of its first neighbour (6-connected) to be popped, with value ``max(255 - level, the neighbour's value)``
     and depth the neighbour's + 1 on an equal value, else 0. Entries pop by (value, depth): a neighbour of smaller
-    value, then of smaller depth, labels a voxel first, so labels follow chains of strictly smaller keys.
+    value, then of smaller depth, labels a voxel first, so labels follow chains of strictly smaller keys. A
+    ``provisional`` source is free as well: a neighbour that reaches it at a smaller (value, depth) takes it.
 
     Per value two queues that each hold entries in order of depth: the sources (sorted) and a first-in, first-out
     queue of flooded entries (those reached from a smaller value enter at depth 0 before the value's turn, the rest
     at the popped depth + 1); each pop takes the smaller head, a source on equal depths."""
     slot_keys, slot_at, bits = _hash_table(index)
     order = _sources_in_order(label, value, depth)
+    taken = np.zeros(index.size, np.bool_)  # provisional sources reached before their turn
     after = np.full(index.size, -1, np.int64)
     head = np.full(256, -1, np.int64)
     tail = np.full(256, -1, np.int64)
@@ -206,6 +208,8 @@ def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: 
     next_source = 0
     for reached in range(256):
         while True:
+            while next_source < order.size and taken[order[next_source]]:
+                next_source += 1  # reached before its turn: it pops from the queue instead
             from_source = next_source < order.size and value[order[next_source]] == reached and (
                 head[reached] < 0 or depth[order[next_source]] <= depth[head[reached]])
             if from_source:
@@ -224,13 +228,19 @@ def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: 
                 if there < 0:
                     continue
                 j = _find(slot_keys, slot_at, bits, there)
-                if j < 0 or label[j] >= 0:
+                if j < 0:
                     continue
                 own = 255 - np.int64(level[j])
                 reach = max(own, np.int64(reached))
+                deeper = steps + 1 if own <= reached else 0
+                if label[j] >= 0:
+                    if not provisional[j] or taken[j] or reach > value[j] or (
+                            reach == value[j] and deeper >= depth[j]):
+                        continue
+                    taken[j] = True
                 label[j] = label[top]
                 value[j] = reach
-                depth[j] = steps + 1 if own <= reached else 0
+                depth[j] = deeper
                 if tail[reach] >= 0:
                     after[tail[reach]] = j
                 else:
