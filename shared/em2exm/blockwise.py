@@ -159,11 +159,9 @@ def _settler(job: BlockwiseJob, step: JobPass) -> JobPass | None:
     return next((p for p in job.passes if p.settles == step.name), None)
 
 
-def _folder(job: BlockwiseJob, step: JobPass) -> str:
-    """Where the block records of the fanned-out pass ``step`` go (of its current round, if it has rounds)."""
-    if _settler(job, step) is None:
-        return commit.pass_folder(step.name)
-    return commit.pass_folder(step.name, commit.current_round(job.output, step.name))
+def _round(job: BlockwiseJob, step: JobPass) -> int | None:
+    """The current round of the fanned-out pass ``step``, or None if it does not run in rounds."""
+    return commit.current_round(job.output, step.name) if _settler(job, step) is not None else None
 
 
 def _pass_done(job: BlockwiseJob, step: JobPass) -> bool:
@@ -172,7 +170,7 @@ def _pass_done(job: BlockwiseJob, step: JobPass) -> bool:
     settler = _settler(job, step)
     if settler is not None and _pass_done(job, settler):
         return True
-    return len(commit.done_blocks(job.output, _folder(job, step))) == job.count
+    return len(commit.done_blocks(job.output, commit.pass_folder(step.name, _round(job, step)))) == job.count
 
 
 def _require_previous(job: BlockwiseJob, index: int) -> None:
@@ -196,8 +194,9 @@ def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: ran
     if step.per_block is None:
         assert step.serial is not None
         return _run_serial(job, output, step, asked)
-    folder = _folder(job, step)
-    extra = [commit.current_round(job.output, step.name)] if _settler(job, step) else []
+    round_index = _round(job, step)
+    folder = commit.pass_folder(step.name, round_index)
+    extra = [] if round_index is None else [round_index]
     done = commit.done_blocks(job.output, folder)
     for block in progress([b for b in blocks if b not in done], desc=step.name):
         info = step.per_block(block, *extra)

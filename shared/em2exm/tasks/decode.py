@@ -19,8 +19,7 @@ import numpy as np
 import zarr
 
 from em2exm import blockwise, commit, faults, ome, storage
-from em2exm.decode import BlockPlan, apply_block, decode_block, merge_pass, number_pass, plan_for
-from em2exm.decode.relax import flood_block, round_kind
+from em2exm.decode import BlockPlan, apply_block, decode_block, flood_pass, merge_pass, number_pass, plan_for
 from em2exm.decode.specs import Spec
 from em2exm.decode.store import FACES, StoreState
 from em2exm.errors import UserError
@@ -134,14 +133,12 @@ class DecodePhases:
         return {"fragments": int(local.max(initial=0))}
 
     def merge(self) -> dict[str, Any]:
-        """Join seeds and components across faces; store each block's merge part."""
+        """Join seed pieces across faces into seeds; store each block's merge part."""
         return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
 
     def flood(self, block_id: int, round_index: int) -> dict[str, Any]:
         """Round ``round_index`` of block ``block_id``'s flood; its record says whether a face value changed."""
-        flooded = flood_block(self.plan, self.state, block_id, round_index)
-        self.state.save(round_kind(round_index), block_id, flooded)
-        return {"changed": bool(flooded["changed"])}
+        return {"changed": flood_pass(self.plan, self.state, [block_id], round_index)}
 
     def settle(self, round_index: int) -> dict[str, Any] | None:
         """None when a block of round ``round_index`` changed a face value (another round follows), else the
