@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2
+PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup demo benchmark test test-fast lint bench generate chart images clean
 
@@ -27,10 +29,10 @@ benchmark: setup
 	@echo "         $(CURDIR)/runs/benchmark-ovule/report (gala EM -> PlantSeg ovule confocal membranes)"
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_WORKERS)
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(PYTEST_WORKERS) -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check shared stages workflows tests bench

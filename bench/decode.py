@@ -116,7 +116,7 @@ def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object
     merge_pass(plan, spec, ids, state)  # type: ignore[arg-type]
     times["merge_s"] = time.perf_counter()
     rounds = 1
-    while flood_pass(plan, state, ids, rounds - 1):
+    while any(flood_pass(plan, state, ids, rounds - 1).values()):
         rounds += 1
     times["flood_s"] = time.perf_counter()
     count = number_pass(spec, ids, state, rounds)  # type: ignore[arg-type]

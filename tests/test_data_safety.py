@@ -342,7 +342,7 @@ def test_two_concurrent_decodes_one_writes_the_other_exits_2(tmp_path: Path, cap
     reference = _predictions(tmp_path / "reference")
     assert _decode("--predictions", reference, *PLAN) == 0
     expected = _chunk_bytes(f"{reference}/labels/instances")
-    for trial in range(20):
+    for trial in range(8):
         url = _predictions(tmp_path / f"trial{trial}")
         labels = Path(url) / "labels" / "instances"
         first = _stage_subprocess("decode", "--predictions", url, *PLAN,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import SHARED, run_cli
 from em2exm import commit, decode, ome
+from em2exm.decode import store
 from em2exm.decode.options import DecodeOptions
 from em2exm.metrics import pair_counts
 from em2exm.stagekit import run_stage
@@ -209,3 +210,18 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     done = run_cli("decode", "--predictions", url, "--params", json.dumps(SMALL))
     assert done.code == 0, done.stderr
     assert same_partition(labels_of(url), decode.bc_watershed(ball_maps(), **SMALL))
+
+
+def test_decode_state_keeps_the_recently_read_parts_within_its_byte_budget(tmp_path: Path, monkeypatch) -> None:
+    """A flood task reads its blocks' and their neighbours' parts once per sweep: it keeps the most recently read
+    ones up to ``CACHE_BYTES`` and reads the others again."""
+    monkeypatch.setattr(store, "CACHE_BYTES", 3 * 8000)
+    state = store.StoreState(str(tmp_path / "labels"))
+    for k in range(5):
+        state.save("flood.0", k, {"value": np.full(1000, k, np.int64)})
+    for k in range(5):
+        assert state.load("flood.0", k)["value"][0] == k
+    assert list(state.cache) == [("flood.0", 2), ("flood.0", 3), ("flood.0", 4)] and state.cached_bytes == 24000
+    state.load("flood.0", 2)
+    state.load("flood.0", 0)
+    assert list(state.cache) == [("flood.0", 4), ("flood.0", 2), ("flood.0", 0)] and state.cached_bytes == 24000

@@ -11,7 +11,8 @@ entry point is called three ways:
 A stage with passes of its own (``passes`` in its spec; decode's merge, flood, number and apply) runs them in order
 between ``--blocks`` and ``--finalise``: a serial pass (``--merge``) is one task whose record is committed once it has
 written everything later passes read; a fanned-out pass (``--apply START:STOP``) runs on the same ranges as the
-blocks, each block committed on its own.  A fanned-out pass may run in *rounds* (decode's flood): the serial pass
+blocks, each block committed on its own (or, ``per_task``, a task's unfinished blocks together, each committed after
+all of them are written: decode's flood, which iterates among them).  A fanned-out pass may run in *rounds* (decode's flood): the serial pass
 after it (``--settle``) reads the round's block records and either commits (printing ``done``) or closes the round
 (printing ``again``), and the fanned-out pass runs again over every block.  Every pass checks the one before it is
 complete; the finalise then only checks the last and commits.  So the serial parts never pass over the volume.
@@ -59,14 +60,21 @@ def task_ranges(count: int, per_task: int) -> list[str]:
 
 @dataclass(frozen=True)
 class JobPass:
-    """One pass of a blockwise stage: ``serial`` (returns its record) or ``per_block`` (fanned out; returns the
-    block's record or None). A serial pass that ``settles`` a fanned-out pass gets the round and returns None while
-    that pass needs another round; the fanned-out pass's ``per_block`` then gets the round too."""
+    """One pass of a blockwise stage: ``serial`` (returns its record), ``per_block`` (fanned out; returns the
+    block's record or None) or ``per_task`` (fanned out; gets a task's unfinished blocks together and returns each
+    one's record, committed after it returns). A serial pass that ``settles`` a fanned-out pass gets the round and
+    returns None while that pass needs another round; the fanned-out pass then gets the round too."""
 
     name: str
     serial: Callable[..., dict[str, Any] | None] | None = None
     per_block: Callable[..., dict[str, Any] | None] | None = None
+    per_task: Callable[..., dict[int, dict[str, Any]]] | None = None
     settles: str | None = None
+
+    @property
+    def fanned(self) -> bool:
+        """Whether the pass runs on the blocks' ranges."""
+        return self.serial is None
 
 
 @dataclass
@@ -165,7 +173,7 @@ def _round(job: BlockwiseJob, step: JobPass) -> int | None:
 
 
 def _pass_done(job: BlockwiseJob, step: JobPass) -> bool:
-    if step.per_block is None:
+    if not step.fanned:
         return commit.read_pass(job.output, step.name) is not None
     settler = _settler(job, step)
     if settler is not None and _pass_done(job, settler):
@@ -185,20 +193,28 @@ def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: ran
     """Run pass ``index`` (on ``blocks`` if fanned out); returns True when a settle pass closed a round that changed
     something (another round follows), printing ``again`` or ``done`` for a settle pass run on its own (``asked``)."""
     step = job.passes[index]
-    if _pass_done(job, step) and (step.per_block is None or _settler(job, step) is not None):
+    if _pass_done(job, step) and (not step.fanned or _settler(job, step) is not None):
         log.info("the %s pass is already committed", step.name)
         if asked and step.settles:
             print("done")
         return False
     _require_previous(job, index)
-    if step.per_block is None:
-        assert step.serial is not None
+    if not step.fanned:
         return _run_serial(job, output, step, asked)
     round_index = _round(job, step)
     folder = commit.pass_folder(step.name, round_index)
     extra = [] if round_index is None else [round_index]
     done = commit.done_blocks(job.output, folder)
-    for block in progress([b for b in blocks if b not in done], desc=step.name):
+    todo = [b for b in blocks if b not in done]
+    if step.per_task is not None:
+        infos = step.per_task(todo, *extra) if todo else {}
+        output.check()
+        for block in todo:
+            commit.mark_block_done(job.output, block, infos[block], folder=folder)
+            faults.point(f"blockwise.block-{step.name}")
+        return False
+    assert step.per_block is not None
+    for block in progress(todo, desc=step.name):
         info = step.per_block(block, *extra)
         output.check()
         commit.mark_block_done(job.output, block, info, folder=folder)
@@ -232,7 +248,7 @@ def _finalise(job: BlockwiseJob, output: outputs.Output) -> None:
         last = job.passes[-1].name
         raise UserError(f"{job.output} has not finished its {last} pass", f"run {job.stage} --{last} first")
     for step in job.passes:
-        if step.per_block is None:
+        if not step.fanned:
             merged.update(commit.read_pass(job.output, step.name) or {})
     info = job.finalise() or {}
     output.commit({"blocks": job.count, **merged, **info})

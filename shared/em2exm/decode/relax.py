@@ -1,22 +1,34 @@
 """The flood of the open voxels (see :mod:`em2exm.decode.wsblock`), block by block in rounds.
 
 The open voxels of a block take their labels from the settled voxels next to them and from the open voxels of
-neighbouring blocks across its faces, which depend on theirs in turn. Round ``r`` floods each block's open voxels
-on their own (:func:`em2exm.decode.buckets.relax_flood`) from the block's settled voxels and from the face voxels
-its neighbours have across its faces: the settled ones, and the open ones as round ``r - 1`` left them (value,
-depth, label; none in round 0). Values only fall from round to round, each the value of a real path, and stop
-where no neighbour undercuts them: the whole-volume flood's values (its minimax levels). Once no block's face
-values change, the next round would repeat this one: the flood has *settled*. A label then follows a chain of
+neighbouring blocks across its faces, which depend on theirs in turn. A block's flood
+(:func:`em2exm.decode.buckets.relax_flood`) starts from its settled voxels and from the face voxels its neighbours
+have across its faces: the settled ones, and the open ones as the neighbours' newest flood left them (value, depth,
+label; none before their first). Values only fall from flood to flood, each the value of a real path, and stop
+where no neighbour undercuts them: the whole-volume flood's values (its minimax levels).
+
+A task floods its own blocks until none of them is *stale* (one whose neighbours' face values differ from those it
+was flooded with), in sweeps that alternate direction and read its own blocks' newest floods; blocks of other tasks
+it reads as round ``r - 1`` left them. So round ``r`` is one pass over other tasks' blocks and a fixed point among
+its own: one round in a single process, about the longest chain of tasks a level crosses with one block per task.
+Each block's part records a key of its face values (``faces``) and the keys of its neighbours' it was flooded with
+(``seen_*``), so a block no neighbour changed is not flooded again, and a round in which no block changed its face
+values or saw ones its neighbours no longer hold has *settled*: every block is a fixed point of its neighbours' final
+values, whatever blocks the tasks grouped or how often a task was retried, and as a flood is a function of what it
+reads, the labels are the same however tasks group the blocks. A label follows a chain of
 neighbours of strictly smaller (value, depth) to a seed, so it is a seed the whole-volume flood may give; it can
 differ only where two such chains lead to different seeds (exact plateaus, see ARCHITECTURE.md).
 
-Memory per block: its border and the face layers of its (up to six) neighbours; rounds: about the longest chain of
-blocks a level crosses, plus one to see nothing change.
+Memory per block: its border and the face layers of its (up to six) neighbours, and a task's newest flood of each
+of its blocks.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -24,6 +36,7 @@ from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.buckets import relax_flood
 from em2exm.decode.state import Arrays, State
 
+log = logging.getLogger("em2exm.decode")
 _EMPTY = np.zeros(0, np.int64)
 _NO_BORDER: Arrays = {"border_index": _EMPTY, "border_marker": _EMPTY, "border_level": np.zeros(0, np.uint8),
               "border_value": np.zeros(0, np.uint8)}
@@ -31,8 +44,10 @@ _NO_BORDER: Arrays = {"border_index": _EMPTY, "border_marker": _EMPTY, "border_l
 _CHANGES = ("value", "depth", "instance")
 MARGIN = 2
 """Layers of each neighbour's open voxels a block floods with its own: chains that run along a face, crossing it
-back and forth, settle in one round instead of one per crossing (on the 64 M benchmark volume in 8 blocks: 6 rounds
-instead of 7; 4 layers: 6 too)."""
+back and forth, settle in one flood instead of one per crossing (on the 64 M benchmark volume in 8 blocks, one
+block per task: 6 rounds instead of 7; 4 layers: 6 too)."""
+UNREACHED = 0
+"""The ``faces`` key of a block none of whose face voxels a seed has reached (as before its first flood)."""
 
 
 def round_kind(round_index: int) -> str:
@@ -41,8 +56,8 @@ def round_kind(round_index: int) -> str:
 
 
 def load_round(state: State, block_id: int, round_index: int) -> Arrays:
-    """Block ``block_id``'s flood as round ``round_index`` left it (a round that had nothing new for the block
-    stores only which earlier round's part holds it: ``same_as``)."""
+    """Block ``block_id``'s flood as round ``round_index`` left it (a round that did not flood the block stores only
+    which earlier round's part holds it: ``same_as``)."""
     part = state.load(round_kind(round_index), block_id)
     if "same_as" in part:
         return state.load(round_kind(int(part["same_as"])), block_id)
@@ -70,6 +85,17 @@ def _near_faces(plan: BlockPlan, block_id: int, index: np.ndarray, layers: int) 
     return near
 
 
+def _faces_key(flood: Arrays, read: np.ndarray) -> int:
+    """A key of the values, depths and labels of the open voxels neighbours read (``read``): equal floods, equal keys;
+    ``UNREACHED`` where no seed reached any of them."""
+    if not (flood["instance"][read] >= 0).any():
+        return UNREACHED
+    digest = hashlib.blake2b(digest_size=8)
+    for name in _CHANGES:
+        digest.update(np.ascontiguousarray(flood[name][read]).tobytes())
+    return int.from_bytes(digest.digest(), "little", signed=True) or 1
+
+
 def _global(plan: BlockPlan, block_id: int, index: np.ndarray) -> np.ndarray:
     core = plan.core(block_id)
     local = np.unravel_index(index, _core_size(plan, block_id))
@@ -82,54 +108,108 @@ def _settled(state: State, block_id: int) -> tuple[Arrays, np.ndarray]:
     return border, state.load("merge", block_id)["instance"][border["border_marker"]]
 
 
-def flood_block(plan: BlockPlan, state: State, block_id: int, round_index: int) -> Arrays:
-    """Round ``round_index`` of block ``block_id``: per open voxel (in border order) its core-local ``index``,
-    ``value``, ``depth`` and ``instance`` (-1: no seed reached it yet), and whether a value within ``MARGIN + 1``
-    layers of a shared face (what neighbours read) ``changed`` since the round before (round 0: whether any was
-    reached). A block none of whose neighbours changed in the round before would flood as then: its part only names
-    that round's."""
-    if round_index > 0 and not any(bool(state.load(round_kind(round_index - 1), n)["changed"])
-                                   for n in plan.neighbours(block_id).values()):
-        before = state.load(round_kind(round_index - 1), block_id)
-        same = int(before["same_as"]) if "same_as" in before else round_index - 1
-        return {"same_as": np.array(same), "changed": np.array(False)}
+class Newest:
+    """The newest flood of every block as a task floods round ``round_index``: its own blocks' (``own``, updated as
+    it floods them) and other blocks' as round ``round_index - 1`` left them (None before the first round)."""
+
+    def __init__(self, state: State, round_index: int) -> None:
+        self.state, self.round_index = state, round_index
+        self.own: dict[int, Arrays] = {}
+
+    def __call__(self, block_id: int) -> Arrays | None:
+        if block_id in self.own:
+            return self.own[block_id]
+        return load_round(self.state, block_id, self.round_index - 1) if self.round_index > 0 else None
+
+    def faces(self, block_id: int) -> int:
+        """The ``faces`` key of a block's newest flood."""
+        flood = self(block_id)
+        return UNREACHED if flood is None else int(flood["faces"])
+
+    def stale(self, block_id: int) -> bool:
+        """Whether a block was never flooded or a neighbour's face values changed since it was."""
+        flood = self(block_id)
+        return flood is None or any(int(key) != self.faces(int(n))
+                                    for n, key in zip(flood["seen_block"], flood["seen_faces"]))
+
+
+def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> Arrays:
+    """Block ``block_id``'s flood from its neighbours' ``newest`` floods: per open voxel (in border order) its
+    core-local ``index``, ``value``, ``depth`` and ``instance`` (-1: no seed reached it yet); the key of the values
+    within ``MARGIN + 1`` layers of a shared face (what neighbours read: ``faces``) and the neighbours' keys it read
+    (``seen_block``, ``seen_faces``)."""
     border, instance = _settled(state, block_id)
     free = instance < 0
     index = border["border_index"][free]
     own = {"voxel": _global(plan, block_id, border["border_index"]), "level": border["border_level"],
            "value": border["border_value"], "depth": np.zeros(free.size, np.int64), "instance": instance,
            "provisional": np.zeros(free.size, bool)}
+    neighbours = plan.neighbours(block_id)
+    seen = np.array([newest.faces(n) for n in neighbours.values()], np.int64)
     parts = [own]
     if free.any():
-        parts += [_margin(plan, state, neighbour, round_index, axis, side == "-")
-                  for (axis, side), neighbour in plan.neighbours(block_id).items()]
+        parts += [_margin(plan, state, neighbour, newest(neighbour), axis, side == "-")
+                  for (axis, side), neighbour in neighbours.items()]
     every = {k: np.concatenate([part[k] for part in parts]) for k in own}
     relax_flood(every["voxel"], every["level"], every["value"], every["depth"], every["instance"],
                 every["provisional"], np.array(plan.shape))
     n = free.size
-    result = {"index": index, **{k: every[k][:n][free] for k in _CHANGES}}
-    read = _near_faces(plan, block_id, index, MARGIN + 1)
-    if round_index == 0:
-        changed = bool((result["instance"][read] >= 0).any())
-    else:
-        before = load_round(state, block_id, round_index - 1)
-        changed = any(not np.array_equal(result[k][read], before[k][read]) for k in _CHANGES)
-    return {**result, "changed": np.array(changed)}
+    flood = {"index": index, **{k: every[k][:n][free] for k in _CHANGES}}
+    return {**flood, "faces": np.array(_faces_key(flood, _near_faces(plan, block_id, index, MARGIN + 1))),
+            "seen_block": np.array(list(neighbours.values()), np.int64), "seen_faces": seen}
 
 
-def _margin(plan: BlockPlan, state: State, neighbour: int, round_index: int, axis: int, last: bool) -> Arrays:
+def _margin(plan: BlockPlan, state: State, neighbour: int, flood: Arrays | None, axis: int, last: bool) -> Arrays:
     """What the block floods of ``neighbour``'s ``MARGIN`` layers facing it (its ``last`` layers along ``axis`` or
-    its first): the open voxels, flooded again (*provisional* at the value round ``round_index - 1`` gave them,
+    its first): the open voxels, flooded again (*provisional* at the value the neighbour's newest ``flood`` gave them,
     where it reached them: paths through blocks the block cannot see), and as sources the settled voxels of those
-    layers and the next one and that layer's open voxels as round ``round_index - 1`` left them."""
+    layers and the next one and that layer's open voxels as that flood left them."""
     border, instance = _settled(state, neighbour)
     layer = _from_face(plan, neighbour, border["border_index"], axis, last)
     free = instance < 0
     value, depth, label = border["border_value"].copy(), np.zeros(free.size, np.int64), instance.copy()
-    if round_index > 0:
-        before = load_round(state, neighbour, round_index - 1)
-        value[free], depth[free], label[free] = before["value"], before["depth"], before["instance"]
+    if flood is not None:
+        value[free], depth[free], label[free] = flood["value"], flood["depth"], flood["instance"]
     keep = (layer < MARGIN) | ((layer == MARGIN) & (label >= 0))
     return {"voxel": _global(plan, neighbour, border["border_index"][keep]), "level": border["border_level"][keep],
             "value": value[keep], "depth": depth[keep], "instance": label[keep],
             "provisional": (free & (label >= 0) & (layer < MARGIN))[keep]}
+
+
+def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> dict[int, Arrays]:
+    """Round ``round_index`` of ``block_ids`` (one task's blocks): each block's part, flooded until none of them is
+    stale, with whether it ``changed`` its face values or saw face values other than round ``round_index - 1``'s
+    (then another round follows). A block the round did not flood names the round whose part holds its flood."""
+    ids = sorted(block_ids)
+    newest = Newest(state, round_index)
+    around = {n for k in ids for n in (k, *plan.neighbours(k).values())}
+    before = {n: newest.faces(n) for n in around}
+    newest.own = {k: flood for k in ids if (flood := newest(k)) is not None}
+    flooded_now: set[int] = set()
+    sweep = 0
+    while True:
+        flooded = [k for k in (ids if sweep % 2 == 0 else ids[::-1]) if _flood_if_stale(plan, state, k, newest)]
+        if not flooded:
+            break
+        flooded_now.update(flooded)
+        log.info("flood round %d, sweep %d: %d of %d blocks flooded", round_index, sweep, len(flooded), len(ids))
+        sweep += 1
+    parts = {}
+    for k in ids:
+        flood = newest.own[k]
+        changed = np.array(int(flood["faces"]) != before[k] or any(
+            int(key) != before[int(n)] for n, key in zip(flood["seen_block"], flood["seen_faces"])))
+        if k in flooded_now:
+            parts[k] = {**flood, "changed": changed}
+        else:
+            earlier = state.load(round_kind(round_index - 1), k)
+            parts[k] = {"same_as": earlier.get("same_as", np.array(round_index - 1)), "changed": changed}
+    return parts
+
+
+def _flood_if_stale(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> bool:
+    """Flood a block if it is stale (see :class:`Newest`); returns whether it did."""
+    if not newest.stale(block_id):
+        return False
+    newest.own[block_id] = flood_block(plan, state, block_id, newest)
+    return True

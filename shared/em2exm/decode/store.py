@@ -18,8 +18,9 @@ from em2exm.decode.blockwise import BlockData
 from em2exm.decode.state import WHOLE, Arrays, split
 
 FACES = ".faces"
-CACHED = 16
-"""Parts a task keeps once read (a flood or an apply task reads its neighbours' parts again)."""
+CACHE_BYTES = 512 * 2**20
+"""Bytes of parts a task keeps once read (a flood task reads its blocks' and their neighbours' parts once per sweep,
+an apply task its neighbours'); the least recently used go first."""
 
 
 def _save(url: str, arrays: Arrays) -> None:
@@ -39,6 +40,7 @@ class StoreState:
     def __init__(self, output: str) -> None:
         self.output = output
         self.cache: OrderedDict[tuple[str, int], Arrays] = OrderedDict()
+        self.cached_bytes = 0
 
     def url(self, kind: str, block_id: int) -> str:
         if kind == "block":
@@ -67,7 +69,12 @@ class StoreState:
             self.cache.move_to_end(key)
             return self.cache[key]
         arrays = self.cache[key] = _load(self.url(kind, block_id))
-        if len(self.cache) > CACHED:
-            self.cache.popitem(last=False)
+        self.cached_bytes += _nbytes(arrays)
+        while self.cached_bytes > CACHE_BYTES and len(self.cache) > 1:
+            self.cached_bytes -= _nbytes(self.cache.popitem(last=False)[1])
         return arrays
+
+
+def _nbytes(arrays: Arrays) -> int:
+    return sum(a.nbytes for a in arrays.values())
 

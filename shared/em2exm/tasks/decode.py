@@ -77,7 +77,7 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
         passes=[blockwise.JobPass("merge", serial=phases.merge),
-                blockwise.JobPass("flood", per_block=phases.flood),
+                blockwise.JobPass("flood", per_task=phases.flood),
                 blockwise.JobPass("settle", serial=phases.settle, settles="flood"),
                 blockwise.JobPass("number", serial=phases.number),
                 blockwise.JobPass("apply", per_block=phases.apply)],
@@ -136,9 +136,11 @@ class DecodePhases:
         """Join seed pieces across faces into seeds; store each block's merge part."""
         return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
 
-    def flood(self, block_id: int, round_index: int) -> dict[str, Any]:
-        """Round ``round_index`` of block ``block_id``'s flood; its record says whether a face value changed."""
-        return {"changed": flood_pass(self.plan, self.state, [block_id], round_index)}
+    def flood(self, block_ids: list[int], round_index: int) -> dict[int, dict[str, Any]]:
+        """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record says whether it changed a
+        face value."""
+        changed = flood_pass(self.plan, self.state, block_ids, round_index)
+        return {k: {"changed": c} for k, c in changed.items()}
 
     def settle(self, round_index: int) -> dict[str, Any] | None:
         """None when a block of round ``round_index`` changed a face value (another round follows), else the
