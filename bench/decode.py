@@ -106,6 +106,7 @@ def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object
     """The blockwise decode's labels and the wall time of its phases (as the stage runs them)."""
     from em2exm.decode import MemoryState, apply_block, decode_block, flood_pass, merge_pass, number_pass, plan_for
     from em2exm.decode.relabel import label_dtype
+    from em2exm.decode.relax import settled
 
     plan = plan_for(maps.shape[1:], block, spec)  # type: ignore[arg-type]
     ids = list(plan.block_ids())
@@ -116,7 +117,7 @@ def blockwise_phases(maps: np.ndarray, block: tuple[int, int, int], spec: object
     merge_pass(plan, spec, ids, state)  # type: ignore[arg-type]
     times["merge_s"] = time.perf_counter()
     rounds = 1
-    while any(flood_pass(plan, state, ids, rounds - 1).values()):
+    while not settled(flood_pass(plan, state, ids, rounds - 1)):
         rounds += 1
     times["flood_s"] = time.perf_counter()
     count = number_pass(spec, ids, state, rounds)  # type: ignore[arg-type]

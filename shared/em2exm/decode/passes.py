@@ -3,7 +3,7 @@
 - **merge** (serial; per seed piece): :func:`em2exm.decode.wsmerge.merge_watershed` or
   :func:`em2exm.decode.ccmerge.merge_connected`;
 - **flood** (per task's blocks, in rounds until it settles: :mod:`em2exm.decode.relax`) and **settle** (serial:
-  whether a round changed any face value; if so another round follows);
+  whether a round left a block stale; if so another round follows);
 - **number** (serial; per instance): sizes (settled plus flooded), instances under ``small_min`` dropped, the rest
   numbered 1..N by first voxel as in the whole-volume decode; each block's table of final ids;
 - **apply** (per block): a block's final labels from its block-local ids, its table and its flood.
@@ -23,7 +23,7 @@ from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.blockwise import BlockData
 from em2exm.decode.ccmerge import merge_connected
 from em2exm.decode.mergetable import MergeTable, numbering
-from em2exm.decode.relax import flood_round, load_round, round_kind
+from em2exm.decode.relax import FaceRecord, flood_round, load_round, round_kind, settled
 from em2exm.decode.specs import Spec, Watershed
 from em2exm.decode.state import WHOLE, MemoryState, State
 from em2exm.decode.wsmerge import merge_watershed
@@ -40,13 +40,14 @@ def merge_pass(plan: BlockPlan, spec: Spec, block_ids: Sequence[int], state: Sta
     return merge_connected(plan, spec, block_ids, state)
 
 
-def flood_pass(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> dict[int, bool]:
+def flood_pass(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> dict[int, FaceRecord]:
     """Round ``round_index`` of the flood of ``block_ids`` (one task's: flooded until none is stale), stored as their
-    ``flood.<round>`` parts once all are flooded; returns whether each changed (see :mod:`em2exm.decode.relax`)."""
-    parts = flood_round(plan, state, block_ids, round_index)
+    ``flood.<round>`` parts once all are flooded; returns each one's record for the settle
+    (:func:`em2exm.decode.relax.settled`)."""
+    parts, records = flood_round(plan, state, block_ids, round_index)
     for k, part in parts.items():
         state.save(round_kind(round_index), k, part)
-    return {k: bool(part["changed"]) for k, part in parts.items()}
+    return records
 
 
 def number_pass(spec: Spec, block_ids: Sequence[int], state: State, rounds: int, largest: int | None = None) -> int:
@@ -83,14 +84,13 @@ def apply_block(state: State, block_id: int, local: np.ndarray, rounds: int) -> 
 
 
 def stitch(plan: BlockPlan, spec: Spec, blocks: Iterable[BlockData]) -> tuple[MemoryState, int]:
-    """Merge, flood (one task: the first round floods until no block is stale, the second finds it settled) and
-    number every block's :class:`BlockData` in this process; returns the state and the flood's rounds, with which
+    """Merge, flood (one task: one round, flooded until no block is stale) and number every block's :class:`BlockData` in this process; returns the state and the flood's rounds, with which
     :func:`apply_block` gives each block's final labels."""
     state = MemoryState(list(blocks))
     ids = sorted(state.blocks)
     merge_pass(plan, spec, ids, state)
     rounds = 1
-    while any(flood_pass(plan, state, ids, rounds - 1).values()):
+    while not settled(flood_pass(plan, state, ids, rounds - 1)):
         rounds += 1
     number_pass(spec, ids, state, rounds)
     return state, rounds

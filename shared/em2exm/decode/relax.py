@@ -10,12 +10,13 @@ where no neighbour undercuts them: the whole-volume flood's values (its minimax 
 A task floods its own blocks until none of them is *stale* (one whose neighbours' face values differ from those it
 was flooded with), in sweeps that alternate direction and read its own blocks' newest floods; blocks of other tasks
 it reads as round ``r - 1`` left them. So round ``r`` is one pass over other tasks' blocks and a fixed point among
-its own: one round in a single process, about the longest chain of tasks a level crosses with one block per task.
+its own: one round in a single process; with several tasks, about the number of times the longest chain a level
+follows crosses between tasks.
 Each block's part records a key of its face values (``faces``) and the keys of its neighbours' it was flooded with
-(``seen_*``), so a block no neighbour changed is not flooded again, and a round in which no block changed its face
-values or saw ones its neighbours no longer hold has *settled*: every block is a fixed point of its neighbours' final
-values, whatever blocks the tasks grouped or how often a task was retried, and as a flood is a function of what it
-reads, the labels are the same however tasks group the blocks. A label follows a chain of
+(``seen_*``), so a block no neighbour changed is not flooded again, and the flood has *settled* after a round that
+leaves no block stale (:func:`settled`, from the blocks' records): every block is a fixed point of its neighbours'
+final values, whatever blocks the tasks grouped or how often a task was retried, and as a flood is a function of
+what it reads, the labels are the same however tasks group the blocks. A label follows a chain of
 neighbours of strictly smaller (value, depth) to a seed, so it is a seed the whole-volume flood may give; it can
 differ only where two such chains lead to different seeds (exact plateaus, see ARCHITECTURE.md).
 
@@ -28,7 +29,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -46,13 +48,18 @@ MARGIN = 2
 """Layers of each neighbour's open voxels a block floods with its own: chains that run along a face, crossing it
 back and forth, settle in one flood instead of one per crossing (on the 64 M benchmark volume in 8 blocks, one
 block per task: 6 rounds instead of 7; 4 layers: 6 too)."""
+FaceRecord = dict[str, Any]
 UNREACHED = 0
 """The ``faces`` key of a block none of whose face voxels a seed has reached (as before its first flood)."""
 
 
+FLOOD = "flood"
+"""The flood's pass, and the prefix of its rounds' parts and markers."""
+
+
 def round_kind(round_index: int) -> str:
     """The name of the parts round ``round_index`` stores (one per block)."""
-    return f"flood.{round_index}"
+    return f"{FLOOD}.{round_index}"
 
 
 def load_round(state: State, block_id: int, round_index: int) -> Arrays:
@@ -176,14 +183,13 @@ def _margin(plan: BlockPlan, state: State, neighbour: int, flood: Arrays | None,
             "provisional": (free & (label >= 0) & (layer < MARGIN))[keep]}
 
 
-def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> dict[int, Arrays]:
-    """Round ``round_index`` of ``block_ids`` (one task's blocks): each block's part, flooded until none of them is
-    stale, with whether it ``changed`` its face values or saw face values other than round ``round_index - 1``'s
-    (then another round follows). A block the round did not flood names the round whose part holds its flood."""
+def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int],
+                round_index: int) -> tuple[dict[int, Arrays], dict[int, FaceRecord]]:
+    """Round ``round_index`` of ``block_ids`` (one task's blocks), flooded until none of them is stale: each block's
+    part (a block the round did not flood names the round whose part holds its flood) and its
+    :func:`face_record`."""
     ids = sorted(block_ids)
     newest = Newest(state, round_index)
-    around = {n for k in ids for n in (k, *plan.neighbours(k).values())}
-    before = {n: newest.faces(n) for n in around}
     newest.own = {k: flood for k in ids if (flood := newest(k)) is not None}
     flooded_now: set[int] = set()
     sweep = 0
@@ -194,17 +200,26 @@ def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int], round_i
         flooded_now.update(flooded)
         log.info("flood round %d, sweep %d: %d of %d blocks flooded", round_index, sweep, len(flooded), len(ids))
         sweep += 1
-    parts = {}
+    parts: dict[int, Arrays] = {}
     for k in ids:
-        flood = newest.own[k]
-        changed = np.array(int(flood["faces"]) != before[k] or any(
-            int(key) != before[int(n)] for n, key in zip(flood["seen_block"], flood["seen_faces"])))
         if k in flooded_now:
-            parts[k] = {**flood, "changed": changed}
+            parts[k] = newest.own[k]
         else:
             earlier = state.load(round_kind(round_index - 1), k)
-            parts[k] = {"same_as": earlier.get("same_as", np.array(round_index - 1)), "changed": changed}
-    return parts
+            parts[k] = {"same_as": earlier.get("same_as", np.array(round_index - 1))}
+    return parts, {k: face_record(newest.own[k]) for k in ids}
+
+
+def face_record(flood: Arrays) -> FaceRecord:
+    """What the settle needs of a block's flood: the key of its face values and the neighbours' keys it read."""
+    return {"faces": int(flood["faces"]),
+            "seen": [[int(n), int(key)] for n, key in zip(flood["seen_block"], flood["seen_faces"])]}
+
+
+def settled(records: Mapping[int, FaceRecord]) -> bool:
+    """Whether no block is stale by a round's records of every block (:func:`face_record`): each was flooded from its
+    neighbours' final face values, so another round would flood nothing."""
+    return all(records[n]["faces"] == key for record in records.values() for n, key in record["seen"])
 
 
 def _flood_if_stale(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> bool:

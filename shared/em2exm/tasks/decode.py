@@ -20,6 +20,7 @@ import zarr
 
 from em2exm import blockwise, commit, faults, ome, storage
 from em2exm.decode import BlockPlan, apply_block, decode_block, flood_pass, merge_pass, number_pass, plan_for
+from em2exm.decode.relax import FLOOD, settled
 from em2exm.decode.specs import Spec
 from em2exm.decode.store import FACES, StoreState
 from em2exm.errors import UserError
@@ -77,8 +78,8 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
         len(plan), phases.prepare, phases.process, phases.finalise,
         plan={"shape": list(volume.shape), "dtype": str(volume.array.dtype), "mode": mode},
         passes=[blockwise.JobPass("merge", serial=phases.merge),
-                blockwise.JobPass("flood", per_task=phases.flood),
-                blockwise.JobPass("settle", serial=phases.settle, settles="flood"),
+                blockwise.JobPass(FLOOD, per_task=phases.flood),
+                blockwise.JobPass("settle", serial=phases.settle, settles=FLOOD),
                 blockwise.JobPass("number", serial=phases.number),
                 blockwise.JobPass("apply", per_block=phases.apply)],
     )
@@ -137,17 +138,15 @@ class DecodePhases:
         return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
 
     def flood(self, block_ids: list[int], round_index: int) -> dict[int, dict[str, Any]]:
-        """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record says whether it changed a
-        face value."""
-        changed = flood_pass(self.plan, self.state, block_ids, round_index)
-        return {k: {"changed": c} for k, c in changed.items()}
+        """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record holds the key of its face
+        values and the keys of its neighbours' it read."""
+        return flood_pass(self.plan, self.state, block_ids, round_index)
 
     def settle(self, round_index: int) -> dict[str, Any] | None:
-        """None when a block of round ``round_index`` changed a face value (another round follows), else the
-        flood's record."""
-        folder = commit.pass_folder("flood", round_index)
-        if any(commit.read_block_info(self.output, k, folder)["changed"] for k in range(len(self.plan))):
-            log.info("flood round %d changed face values: another round follows", round_index)
+        """None when round ``round_index`` left a block stale (another round follows), else the flood's record."""
+        folder = commit.pass_folder(FLOOD, round_index)
+        if not settled({k: commit.read_block_info(self.output, k, folder) for k in range(len(self.plan))}):
+            log.info("flood round %d left blocks stale: another round follows", round_index)
             return None
         log.info("the flood settled after %d rounds", round_index + 1)
         return {"flood_rounds": round_index + 1}
@@ -176,4 +175,10 @@ class DecodePhases:
             faults.point("decode.apply.chunk")
 
     def finalise(self) -> dict[str, Any]:
+        """Remove the flood's rounds, parts and markers (the labels are written; how many rounds there were depends
+        on how tasks grouped the blocks, so a fan-out and one process leave the same files)."""
+        for folder in (storage.join(self.output, FACES), storage.join(self.output, commit.PASS_MARKERS)):
+            for name in storage.list_names(folder):
+                if name.startswith(f"{FLOOD}."):
+                    storage.remove(storage.join(folder, name))
         return {"stage": "decode", "mode": self.mode}
