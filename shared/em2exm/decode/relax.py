@@ -12,8 +12,8 @@ was flooded with), in sweeps that alternate direction and read its own blocks' n
 it reads as round ``r - 1`` left them. So round ``r`` is one pass over other tasks' blocks and a fixed point among
 its own: one round in a single process; with several tasks, about the number of times the longest chain a level
 follows crosses between tasks.
-Each block's part records a key of its face values (``faces``) and the keys of its neighbours' it was flooded with
-(``seen_*``), so a block no neighbour changed is not flooded again, and the flood has *settled* after a round that
+Each block's part records a key of the values near each of its faces (``faces``) and the keys of the neighbours'
+faces it was flooded with (``seen_*``), so a block no neighbour changed on the face it reads is not flooded again, and the flood has *settled* after a round that
 leaves no block stale (:func:`settled`, from the blocks' records): every block is a fixed point of its neighbours'
 final values, whatever blocks the tasks grouped or how often a task was retried, and as a flood is a function of
 what it reads, the labels are the same however tasks group the blocks. A label follows a chain of
@@ -50,7 +50,7 @@ back and forth, settle in one flood instead of one per crossing (on the 64 M ben
 block per task: 6 rounds instead of 7; 4 layers: 6 too)."""
 FaceRecord = dict[str, Any]
 UNREACHED = 0
-"""The ``faces`` key of a block none of whose face voxels a seed has reached (as before its first flood)."""
+"""The key of a face none of whose voxels a seed has reached (as before the block's first flood)."""
 
 
 FLOOD = "flood"
@@ -84,23 +84,24 @@ def _from_face(plan: BlockPlan, block_id: int, index: np.ndarray, axis: int, las
     return size[axis] - 1 - coord if last else coord
 
 
-def _near_faces(plan: BlockPlan, block_id: int, index: np.ndarray, layers: int) -> np.ndarray:
-    """Which core-local ``index``es of block ``block_id`` lie within ``layers`` of a face it shares."""
-    near = np.zeros(index.size, bool)
+def _face(axis: int, last: bool) -> int:
+    """The index (0..5) of a block's face: its first (or ``last``) layers along ``axis``."""
+    return 2 * axis + int(last)
+
+
+def _face_keys(plan: BlockPlan, block_id: int, flood: Arrays) -> np.ndarray:
+    """Per face (:func:`_face`) a key of the values, depths and labels of the open voxels within ``MARGIN + 1``
+    layers of it, what the neighbour across it reads: equal floods, equal keys; ``UNREACHED`` where no seed reached
+    any of them (and on faces without a neighbour)."""
+    keys = np.full(6, UNREACHED, np.int64)
     for axis, side in plan.neighbours(block_id):
-        near |= _from_face(plan, block_id, index, axis, side == "+") < layers
-    return near
-
-
-def _faces_key(flood: Arrays, read: np.ndarray) -> int:
-    """A key of the values, depths and labels of the open voxels neighbours read (``read``): equal floods, equal keys;
-    ``UNREACHED`` where no seed reached any of them."""
-    if not (flood["instance"][read] >= 0).any():
-        return UNREACHED
-    digest = hashlib.blake2b(digest_size=8)
-    for name in _CHANGES:
-        digest.update(np.ascontiguousarray(flood[name][read]).tobytes())
-    return int.from_bytes(digest.digest(), "little", signed=True) or 1
+        read = _from_face(plan, block_id, flood["index"], axis, side == "+") <= MARGIN
+        if (flood["instance"][read] >= 0).any():
+            digest = hashlib.blake2b(digest_size=8)
+            for name in _CHANGES:
+                digest.update(np.ascontiguousarray(flood[name][read]).tobytes())
+            keys[_face(axis, side == "+")] = int.from_bytes(digest.digest(), "little", signed=True) or 1
+    return keys
 
 
 def _global(plan: BlockPlan, block_id: int, index: np.ndarray) -> np.ndarray:
@@ -128,42 +129,41 @@ class Newest:
             return self.own[block_id]
         return load_round(self.state, block_id, self.round_index - 1) if self.round_index > 0 else None
 
-    def faces(self, block_id: int) -> int:
-        """The ``faces`` key of a block's newest flood."""
+    def face(self, block_id: int, face: int) -> int:
+        """The key of a face (:func:`_face`) of a block's newest flood."""
         flood = self(block_id)
-        return UNREACHED if flood is None else int(flood["faces"])
+        return UNREACHED if flood is None else int(flood["faces"][face])
 
     def stale(self, block_id: int) -> bool:
-        """Whether a block was never flooded or a neighbour's face values changed since it was."""
+        """Whether a block was never flooded or a face it read of a neighbour changed since it was."""
         flood = self(block_id)
-        return flood is None or any(int(key) != self.faces(int(n))
-                                    for n, key in zip(flood["seen_block"], flood["seen_faces"]))
+        return flood is None or any(int(key) != self.face(int(n), int(face))
+                                    for n, face, key in zip(flood["seen_block"], flood["seen_face"], flood["seen_key"]))
 
 
 def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> Arrays:
     """Block ``block_id``'s flood from its neighbours' ``newest`` floods: per open voxel (in border order) its
-    core-local ``index``, ``value``, ``depth`` and ``instance`` (-1: no seed reached it yet); the key of the values
-    within ``MARGIN + 1`` layers of a shared face (what neighbours read: ``faces``) and the neighbours' keys it read
-    (``seen_block``, ``seen_faces``)."""
+    core-local ``index``, ``value``, ``depth`` and ``instance`` (-1: no seed reached it yet); per face the key of the
+    values within ``MARGIN + 1`` layers of it (what the neighbour across it reads: ``faces``) and the neighbours'
+    face keys it read (``seen_block``, ``seen_face``, ``seen_key``)."""
     border, instance = _settled(state, block_id)
     free = instance < 0
     index = border["border_index"][free]
     own = {"voxel": _global(plan, block_id, border["border_index"]), "level": border["border_level"],
            "value": border["border_value"], "depth": np.zeros(free.size, np.int64), "instance": instance,
            "provisional": np.zeros(free.size, bool)}
-    neighbours = plan.neighbours(block_id)
-    seen = np.array([newest.faces(n) for n in neighbours.values()], np.int64)
-    parts = [own]
-    if free.any():
-        parts += [_margin(plan, state, neighbour, newest(neighbour), axis, side == "-")
-                  for (axis, side), neighbour in neighbours.items()]
+    reads = [(neighbour, axis, side == "-") for (axis, side), neighbour in plan.neighbours(block_id).items()
+             if free.any()]  # a block without open voxels reads nothing of its neighbours
+    seen = {"seen_block": np.array([neighbour for neighbour, _, _ in reads], np.int64),
+            "seen_face": np.array([_face(axis, last) for _, axis, last in reads], np.int64)}
+    seen["seen_key"] = np.array([newest.face(int(b), int(f)) for b, f in zip(seen["seen_block"], seen["seen_face"])],
+                                np.int64)
+    parts = [own] + [_margin(plan, state, neighbour, newest(neighbour), axis, last) for neighbour, axis, last in reads]
     every = {k: np.concatenate([part[k] for part in parts]) for k in own}
     relax_flood(every["voxel"], every["level"], every["value"], every["depth"], every["instance"],
                 every["provisional"], np.array(plan.shape))
-    n = free.size
-    flood = {"index": index, **{k: every[k][:n][free] for k in _CHANGES}}
-    return {**flood, "faces": np.array(_faces_key(flood, _near_faces(plan, block_id, index, MARGIN + 1))),
-            "seen_block": np.array(list(neighbours.values()), np.int64), "seen_faces": seen}
+    flood = {"index": index, **{k: every[k][:free.size][free] for k in _CHANGES}}
+    return {**flood, "faces": _face_keys(plan, block_id, flood), **seen}
 
 
 def _margin(plan: BlockPlan, state: State, neighbour: int, flood: Arrays | None, axis: int, last: bool) -> Arrays:
@@ -211,15 +211,16 @@ def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int],
 
 
 def face_record(flood: Arrays) -> FaceRecord:
-    """What the settle needs of a block's flood: the key of its face values and the neighbours' keys it read."""
-    return {"faces": int(flood["faces"]),
-            "seen": [[int(n), int(key)] for n, key in zip(flood["seen_block"], flood["seen_faces"])]}
+    """What the settle needs of a block's flood: the keys of its faces and the neighbours' face keys it read."""
+    return {"faces": [int(key) for key in flood["faces"]],
+            "seen": [[int(n), int(face), int(key)]
+                     for n, face, key in zip(flood["seen_block"], flood["seen_face"], flood["seen_key"])]}
 
 
 def settled(records: Mapping[int, FaceRecord]) -> bool:
     """Whether no block is stale by a round's records of every block (:func:`face_record`): each was flooded from its
     neighbours' final face values, so another round would flood nothing."""
-    return all(records[n]["faces"] == key for record in records.values() for n, key in record["seen"])
+    return all(records[n]["faces"][face] == key for record in records.values() for n, face, key in record["seen"])
 
 
 def _flood_if_stale(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> bool:
