@@ -41,7 +41,7 @@ SPEC = StageSpec(
         Pass("merge", False, "join seed pieces across faces into seeds (once, serial; per piece)"),
         Pass("flood", True, "flood the open voxels of blocks START:STOP for the flood's current round, "
              "among themselves until none is stale"),
-        Pass("settle", False, "close the flood's round: print 'done' if no face value changed, else 'again' "
+        Pass("settle", False, "close the flood's round: print 'done' if no block is stale, else 'again' "
              "(then run --flood over every block once more)", settles="flood"),
         Pass("number", False, "number the instances 1..N (once, serial; per instance)"),
         Pass("apply", True, "write the final ids of blocks START:STOP"),
