@@ -239,7 +239,7 @@ def test_flood_settles_to_the_same_labels_however_tasks_group_blocks(func: str, 
     """A task floods its blocks until none is stale, reading other tasks' blocks as the round before left them:
     one task settles in one round, one block per task in several (the tubes' open voxels cross blocks).
     Every grouping, and a task retried on part of its blocks, gives the same labels, also on saturated maps, where
-    ties between seeds go to the smaller label; they are the whole-volume labels but on plateau voxels."""
+    only the flood's order decides plateau voxels; they are the whole-volume labels but on those voxels."""
     channels, kwargs = DECODERS[func]
     labels = tube_labels(5, (24, 40, 40), 6)
     maps = maps_of(labels, channels, 5, noise=0.0 if saturated else 0.03)

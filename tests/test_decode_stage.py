@@ -100,8 +100,8 @@ def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pyt
     assert commit.is_complete(out) and commit.read_marker(out)["mode"] == "bc_watershed"
     a, b = labels_of(whole), labels_of(fanned)
     assert a.dtype == np.uint32 and np.array_equal(a, b)
-    def scratch(store: str) -> list[str]:  # the flood's rounds (one here, several fanned out) leave nothing behind
-        labels = Path(store) / "labels" / "instances"
+    def scratch(predictions: str) -> list[str]:  # the flood's rounds (one here, several fanned out) leave nothing
+        labels = Path(predictions) / "labels" / "instances"
         return sorted(str(p.relative_to(labels)) for p in labels.glob(".*/flood.*"))
     assert scratch(whole) == scratch(fanned) == []
     expected = decode.bc_watershed(maps, **SMALL)

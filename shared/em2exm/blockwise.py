@@ -12,9 +12,9 @@ A stage with passes of its own (``passes`` in its spec; decode's merge, flood, n
 between ``--blocks`` and ``--finalise``: a serial pass (``--merge``) is one task whose record is committed once it has
 written everything later passes read; a fanned-out pass (``--apply START:STOP``) runs on the same ranges as the
 blocks, each block committed on its own (or, ``per_task``, a task's unfinished blocks together, each committed after
-all of them are written: decode's flood, which iterates among them).  A fanned-out pass may run in *rounds* (decode's flood): the serial pass
-after it (``--settle``) reads the round's block records and either commits (printing ``done``) or closes the round
-(printing ``again``), and the fanned-out pass runs again over every block.  Every pass checks the one before it is
+all of them are written: decode's flood, which iterates among them).  A fanned-out pass may run in *rounds*
+(decode's flood): the serial pass after it (``--settle``) reads the round's block records and either commits
+(printing ``done``) or closes the round (printing ``again``), and the fanned-out pass runs again over every block.  Every pass checks the one before it is
 complete; the finalise then only checks the last and commits.  So the serial parts never pass over the volume.
 
 The tasks of one fan-out share the run's lease on the output (same ``EM2EXM_RUN_ID``); another run gets exit 2.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,15 +207,13 @@ def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: ran
     done = commit.done_blocks(job.output, folder)
     todo = [b for b in blocks if b not in done]
     if step.per_task is not None:
-        infos = step.per_task(todo, *extra) if todo else {}
-        output.check()
-        for block in todo:
-            commit.mark_block_done(job.output, block, infos[block], folder=folder)
-            faults.point(f"blockwise.block-{step.name}")
-        return False
-    assert step.per_block is not None
-    for block in progress(todo, desc=step.name):
-        info = step.per_block(block, *extra)
+        together = step.per_task(todo, *extra) if todo else {}
+        records: Iterable[tuple[int, dict[str, Any] | None]] = ((b, together[b]) for b in todo)
+    else:
+        assert step.per_block is not None
+        per_block = step.per_block
+        records = ((b, per_block(b, *extra)) for b in progress(todo, desc=step.name))
+    for block, info in records:
         output.check()
         commit.mark_block_done(job.output, block, info, folder=folder)
         faults.point(f"blockwise.block-{step.name}")

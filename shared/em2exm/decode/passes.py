@@ -84,8 +84,9 @@ def apply_block(state: State, block_id: int, local: np.ndarray, rounds: int) -> 
 
 
 def stitch(plan: BlockPlan, spec: Spec, blocks: Iterable[BlockData]) -> tuple[MemoryState, int]:
-    """Merge, flood (one task: one round, flooded until no block is stale) and number every block's :class:`BlockData` in this process; returns the state and the flood's rounds, with which
-    :func:`apply_block` gives each block's final labels."""
+    """Merge, flood (one task: one round, flooded until no block is stale) and number every block's
+    :class:`BlockData` in this process; returns the state and the flood's rounds, with which :func:`apply_block`
+    gives each block's final labels."""
     state = MemoryState(list(blocks))
     ids = sorted(state.blocks)
     merge_pass(plan, spec, ids, state)

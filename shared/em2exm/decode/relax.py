@@ -12,13 +12,15 @@ was flooded with), in sweeps that alternate direction and read its own blocks' n
 it reads as round ``r - 1`` left them. So round ``r`` is one pass over other tasks' blocks and a fixed point among
 its own: one round in a single process; with several tasks, about the number of times the longest chain a level
 follows crosses between tasks.
+
 Each block's part records a key of the values near each of its faces (``faces``) and the keys of the neighbours'
-faces it was flooded with (``seen_*``), so a block no neighbour changed on the face it reads is not flooded again, and the flood has *settled* after a round that
-leaves no block stale (:func:`settled`, from the blocks' records): every block is a fixed point of its neighbours'
-final values, whatever blocks the tasks grouped or how often a task was retried, and as a flood is a function of
-what it reads, the labels are the same however tasks group the blocks. A label follows a chain of
-neighbours of strictly smaller (value, depth) to a seed, so it is a seed the whole-volume flood may give; it can
-differ only where two such chains lead to different seeds (exact plateaus, see ARCHITECTURE.md).
+faces it was flooded with (``seen_*``), so a block no neighbour changed on the face it reads is not flooded again,
+and the flood has *settled* after a round that leaves no block stale (:func:`settled`, from the blocks' records):
+every block is a fixed point of its neighbours' final values, whatever blocks the tasks grouped or how often a task
+was retried, and as a flood is a function of what it reads, the labels are the same however tasks group the blocks.
+A label follows a chain of neighbours of strictly smaller (value, depth) to a seed, so it is a seed the whole-volume
+flood may give; it can differ only where two such chains lead to different seeds (exact plateaus, see
+ARCHITECTURE.md).
 
 Memory per block: its border and the face layers of its (up to six) neighbours, and a task's newest flood of each
 of its blocks.
@@ -29,7 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -137,8 +139,7 @@ class Newest:
     def stale(self, block_id: int) -> bool:
         """Whether a block was never flooded or a face it read of a neighbour changed since it was."""
         flood = self(block_id)
-        return flood is None or any(int(key) != self.face(int(n), int(face))
-                                    for n, face, key in zip(flood["seen_block"], flood["seen_face"], flood["seen_key"]))
+        return flood is None or not _read_current(face_record(flood), self.face)
 
 
 def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> Arrays:
@@ -220,7 +221,13 @@ def face_record(flood: Arrays) -> FaceRecord:
 def settled(records: Mapping[int, FaceRecord]) -> bool:
     """Whether no block is stale by a round's records of every block (:func:`face_record`): each was flooded from its
     neighbours' final face values, so another round would flood nothing."""
-    return all(records[n]["faces"][face] == key for record in records.values() for n, face, key in record["seen"])
+    return all(_read_current(record, lambda n, face: records[n]["faces"][face]) for record in records.values())
+
+
+def _read_current(record: FaceRecord, face_key: Callable[[int, int], int]) -> bool:
+    """Whether every neighbour face a block's ``record`` read still has the key it read (``face_key(block, face)``:
+    the face's key now)."""
+    return all(face_key(n, face) == key for n, face, key in record["seen"])
 
 
 def _flood_if_stale(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> bool:

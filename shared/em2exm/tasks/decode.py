@@ -138,8 +138,8 @@ class DecodePhases:
         return merge_pass(self.plan, self.spec, range(len(self.plan)), self.state)
 
     def flood(self, block_ids: list[int], round_index: int) -> dict[int, dict[str, Any]]:
-        """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record holds the key of its face
-        values and the keys of its neighbours' it read."""
+        """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record holds the keys of its
+        faces and the neighbours' face keys it read."""
         return flood_pass(self.plan, self.state, block_ids, round_index)
 
     def settle(self, round_index: int) -> dict[str, Any] | None:
