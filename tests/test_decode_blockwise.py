@@ -257,6 +257,40 @@ def test_flood_settles_to_the_same_labels_however_tasks_group_blocks(func: str, 
     assert np.array_equal(decode_blockwise(maps, (7, 11, 13), spec), together)
 
 
+class CountingState(MemoryState):
+    """A :class:`MemoryState` that counts the flood parts read."""
+
+    def __init__(self, blocks: list) -> None:
+        super().__init__(blocks)
+        self.flood_reads = 0
+
+    def load(self, kind: str, block_id: int) -> dict:
+        self.flood_reads += kind.startswith("flood.")
+        return super().load(kind, block_id)
+
+
+def test_a_round_with_nothing_stale_reads_only_records() -> None:
+    """Whether a block is stale comes from the records of the round before (the stage's small per-block markers),
+    so a round after the flood settled reads no block's flood, stores only which round holds each one's, and
+    gives the records it was given."""
+    channels, kwargs = DECODERS["bc_watershed"]
+    maps = maps_of(tube_labels(5, (24, 40, 40), 6), channels, 5, noise=0.03)
+    spec = decode.spec("bc_watershed", **kwargs)
+    plan = plan_for(maps.shape[1:], (7, 11, 13), spec)
+    ids = list(plan.block_ids())
+    state = CountingState([decode_block(maps, plan, k, spec)[1] for k in ids])
+    merge_pass(plan, spec, ids, state)
+    rounds, records = 0, {}
+    while not records or not settled(records):
+        records = {k: r for k in ids for k, r in flood_pass(plan, state, [k], rounds, records.get).items()}
+        rounds += 1
+    assert rounds >= 2 and state.flood_reads > 0
+    state.flood_reads = 0
+    again = {k: r for k in ids for k, r in flood_pass(plan, state, [k], rounds, records.get).items()}
+    assert state.flood_reads == 0 and again == records
+    assert all(int(state.load(f"flood.{rounds}", k)["same_as"]) == records[k]["round"] for k in ids)
+
+
 def test_scale_factors_are_rejected_blockwise() -> None:
     with pytest.raises(UserError, match="scale_factors"):
         decode.spec("bc_watershed", scale_factors=(1, 2, 2))

@@ -59,6 +59,18 @@ def labels_of(url: str, name: str = "instances") -> np.ndarray:
     return ome.open_labels(url, name).array[:]
 
 
+def test_task_ranges_are_compact_groups_of_blocks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """On a 1 x 2 x 4 grid a task of 4 blocks is a 2 x 2 square (blocks 0, 1, 4, 5), not a row of the grid: the
+    flood's chains cross between tasks less often."""
+    url = write_maps(str(tmp_path / "maps.zarr"), ball_maps(shape=(16, 64, 128)), ["foreground", "contour"])
+    params = ["--params", json.dumps(SMALL), *BLOCKS]
+    assert decode_cli("--predictions", url, *params, "--plan-blocks", "4") == 0
+    ranges = json.loads(capsys.readouterr().out)
+    assert ranges == ["0:4", "4:8"]
+    assert decode_cli("--predictions", url, *params, "--blocks", ranges[0]) == 0
+    assert commit.done_blocks(str(tmp_path / "maps.zarr" / "labels" / "instances")) == {0, 1, 4, 5}
+
+
 def test_whole_and_fanned_out_runs_equal_the_library(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     maps = ball_maps()
     whole = write_maps(str(tmp_path / "whole.zarr"), maps, ["foreground", "contour"])

@@ -142,3 +142,16 @@ def test_chunk_rule_divides_blocks(block):
         assert chunk_of[core[0].start] != chunk_of[core[0].start - 1]  # blocks never share a chunk
     assert chunks_for((96, 96, 96), (1000, 1000, 1000)) == (48, 48, 48)
     assert chunks_for((97, 128, 100), (1000, 1000, 1000)) == (97, 64, 50)
+
+
+def test_compact_order_groups_blocks_in_cubes() -> None:
+    """Decode's task ranges address blocks in this order (Z order): on a 4 x 4 x 8 grid every aligned run of 8 positions is a
+    2 x 2 x 2 cube, and on a grid of odd sizes the order still holds every block once."""
+    grid = BlockGrid((4, 4, 8), (1, 1, 1))
+    order = grid.compact_order()
+    assert sorted(order) == list(range(len(grid)))
+    for start in range(0, len(order), 8):
+        cube = np.array([grid.coords(k) for k in order[start:start + 8]])
+        assert (cube.max(axis=0) - cube.min(axis=0)).tolist() == [1, 1, 1]
+    odd = BlockGrid((97, 203, 311), (32, 64, 64))
+    assert sorted(odd.compact_order()) == list(range(len(odd)))

@@ -4,7 +4,8 @@ One invocation does everything by default.  For a fan-out (Argo ``withParam``, S
 entry point is called three ways:
 
 - ``--plan-blocks N``: claim and prepare the output (create arrays, record the plan's fingerprint) and print the
-  block ranges as a JSON list of ``"START:STOP"`` strings, N blocks per task;
+  block ranges as a JSON list of ``"START:STOP"`` strings, N blocks per task (positions in the stage's block
+  ``order``: decode's groups compact blocks, others' are ids in C order);
 - ``--blocks START:STOP``: process those blocks; each block is committed on its own, finished blocks are skipped;
 - ``--finalise``: check every block is done, run the stage's merge (e.g. stitching), commit the output.
 
@@ -94,6 +95,16 @@ class BlockwiseJob:
     """Derived facts of the plan (block grid, shapes, dtypes) that are part of its fingerprint."""
     passes: Sequence[JobPass] = ()
     """The stage's passes between blocks and finalise, in order (as its spec lists them)."""
+    order: Sequence[int] | None = None
+    """The block ids that the ranges of ``--plan-blocks`` / ``--blocks`` address by position (None: ids in order);
+    decode's compact groups of blocks (:meth:`em2exm.tiling.BlockGrid.compact_order`) for its flood."""
+
+    def tasks_blocks(self, text: str | None) -> Sequence[int]:
+        """The block ids of a task's ``START:STOP`` range of positions (every block for None)."""
+        if text is None:
+            return range(self.count)
+        positions = parse_range(text, self.count)
+        return positions if self.order is None else [self.order[p] for p in positions]
 
 
 def run(job: BlockwiseJob, how: Invocation) -> None:
@@ -103,8 +114,7 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
     if phase not in ("plan", "blocks", "finalise", "all", *names):
         raise UserError(f"{job.stage} has no --{phase} phase", "run --plan-blocks, --blocks, then --finalise")
     ranges = task_ranges(job.count, how.plan_blocks) if how.plan_blocks is not None else []
-    blocks = parse_range(how.blocks, job.count) if how.blocks is not None else range(job.count)
-    step_blocks = parse_range(how.step_blocks, job.count) if how.step_blocks is not None else range(job.count)
+    blocks, step_blocks = job.tasks_blocks(how.blocks), job.tasks_blocks(how.step_blocks)
     redo = how.redo
     if redo != "never" and phase not in ("plan", "all"):
         raise UserError(f"--overwrite/--update cannot be combined with --{phase}",
@@ -144,7 +154,7 @@ def run(job: BlockwiseJob, how: Invocation) -> None:
                 raise
 
 
-def _process(job: BlockwiseJob, output: outputs.Output, blocks: range) -> None:
+def _process(job: BlockwiseJob, output: outputs.Output, blocks: Sequence[int]) -> None:
     done = commit.done_blocks(job.output)
     todo = [b for b in blocks if b not in done]
     if len(todo) < len(blocks):
@@ -189,7 +199,7 @@ def _require_previous(job: BlockwiseJob, index: int) -> None:
         raise UserError(f"{job.output} has not finished its {before} pass", f"run {job.stage} --{before} first")
 
 
-def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: range, asked: bool) -> bool:
+def _run_pass(job: BlockwiseJob, output: outputs.Output, index: int, blocks: Sequence[int], asked: bool) -> bool:
     """Run pass ``index`` (on ``blocks`` if fanned out); returns True when a settle pass closed a round that changed
     something (another round follows), printing ``again`` or ``done`` for a settle pass run on its own (``asked``)."""
     step = job.passes[index]

@@ -65,10 +65,14 @@ def _tally(top: np.ndarray, several: np.ndarray, contested: int, pieces: np.ndar
     nz, ny, nx = top.shape
     for z in range(nz):
         for y in range(ny):
-            for x in range(nx):
-                p = pieces[lo[0] + z, lo[1] + y, lo[2] + x]
+            row = pieces[lo[0] + z, lo[1] + y, lo[2]:lo[2] + nx]
+            x = 0
+            while x < nx:  # a piece's first voxel starts a run of it along x
+                p = row[x]
                 if p != 0 and first[p] == NONE:
                     first[p] = ((origin[0] + z) * shape[1] + origin[1] + y) * shape[2] + origin[2] + x
+                x = run_end(row, x)
+            for x in range(nx):
                 if several[z, y, x]:
                     where[i, 0], where[i, 1], where[i, 2] = z, y, x
                     i += 1

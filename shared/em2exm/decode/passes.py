@@ -23,7 +23,7 @@ from em2exm.decode.blocks import BlockPlan
 from em2exm.decode.blockwise import BlockData
 from em2exm.decode.ccmerge import merge_connected
 from em2exm.decode.mergetable import MergeTable, numbering
-from em2exm.decode.relax import FaceRecord, flood_round, load_round, round_kind, settled
+from em2exm.decode.relax import FaceRecord, Records, flood_round, load_round, round_kind, settled
 from em2exm.decode.specs import Spec, Watershed
 from em2exm.decode.state import WHOLE, MemoryState, State
 from em2exm.decode.wsmerge import merge_watershed
@@ -40,11 +40,13 @@ def merge_pass(plan: BlockPlan, spec: Spec, block_ids: Sequence[int], state: Sta
     return merge_connected(plan, spec, block_ids, state)
 
 
-def flood_pass(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int) -> dict[int, FaceRecord]:
+def flood_pass(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int,
+               earlier: Records | None = None) -> dict[int, FaceRecord]:
     """Round ``round_index`` of the flood of ``block_ids`` (one task's: flooded until none is stale), stored as their
     ``flood.<round>`` parts once all are flooded; returns each one's record for the settle
-    (:func:`em2exm.decode.relax.settled`)."""
-    parts, records = flood_round(plan, state, block_ids, round_index)
+    (:func:`em2exm.decode.relax.settled`) and the next round (``earlier``: the round before's records; default:
+    read from its parts)."""
+    parts, records = flood_round(plan, state, block_ids, round_index, earlier)
     for k, part in parts.items():
         state.save(round_kind(round_index), k, part)
     return records

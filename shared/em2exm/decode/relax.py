@@ -118,28 +118,49 @@ def _settled(state: State, block_id: int) -> tuple[Arrays, np.ndarray]:
     return border, state.load("merge", block_id)["instance"][border["border_marker"]]
 
 
-class Newest:
-    """The newest flood of every block as a task floods round ``round_index``: its own blocks' (``own``, updated as
-    it floods them) and other blocks' as round ``round_index - 1`` left them (None before the first round)."""
+Records = Callable[[int], FaceRecord]
+"""A block's record (:func:`face_record`) as the round before left it."""
 
-    def __init__(self, state: State, round_index: int) -> None:
+
+def records_in_parts(state: State, round_index: int) -> Records:
+    """The records of round ``round_index`` read from its parts (where no store of markers holds them)."""
+    def record(block_id: int) -> FaceRecord:
+        part = state.load(round_kind(round_index), block_id)
+        held_by = int(part["same_as"]) if "same_as" in part else round_index
+        return face_record(load_round(state, block_id, round_index), held_by)
+    return record
+
+
+class Newest:
+    """The newest flood of every block as a task floods round ``round_index``: its own blocks' (``own``, as it
+    floods them) and other blocks' as round ``round_index - 1`` left them (None before the first round), whose
+    records ``earlier`` gives (small: whether a block is stale needs no flood read)."""
+
+    def __init__(self, state: State, round_index: int, earlier: Records | None = None) -> None:
         self.state, self.round_index = state, round_index
         self.own: dict[int, Arrays] = {}
+        self._earlier = functools.cache(earlier or records_in_parts(state, round_index - 1))
 
     def __call__(self, block_id: int) -> Arrays | None:
         if block_id in self.own:
             return self.own[block_id]
         return load_round(self.state, block_id, self.round_index - 1) if self.round_index > 0 else None
 
+    def record(self, block_id: int) -> FaceRecord | None:
+        """A block's record as of its newest flood (None before its first)."""
+        if block_id in self.own:
+            return face_record(self.own[block_id], self.round_index)
+        return self._earlier(block_id) if self.round_index > 0 else None
+
     def face(self, block_id: int, face: int) -> int:
         """The key of a face (:func:`_face`) of a block's newest flood."""
-        flood = self(block_id)
-        return UNREACHED if flood is None else int(flood["faces"][face])
+        record = self.record(block_id)
+        return UNREACHED if record is None else int(record["faces"][face])
 
     def stale(self, block_id: int) -> bool:
         """Whether a block was never flooded or a face it read of a neighbour changed since it was."""
-        flood = self(block_id)
-        return flood is None or not _read_current(face_record(flood), self.face)
+        record = self.record(block_id)
+        return record is None or not _read_current(record, self.face)
 
 
 def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> Arrays:
@@ -184,36 +205,29 @@ def _margin(plan: BlockPlan, state: State, neighbour: int, flood: Arrays | None,
             "provisional": (free & (label >= 0) & (layer < MARGIN))[keep]}
 
 
-def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int],
-                round_index: int) -> tuple[dict[int, Arrays], dict[int, FaceRecord]]:
+def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int], round_index: int,
+                earlier: Records | None = None) -> tuple[dict[int, Arrays], dict[int, FaceRecord]]:
     """Round ``round_index`` of ``block_ids`` (one task's blocks), flooded until none of them is stale: each block's
     part (a block the round did not flood names the round whose part holds its flood) and its
-    :func:`face_record`."""
+    :func:`face_record`. ``earlier``: the records of round ``round_index - 1`` (default: read from its parts)."""
     ids = sorted(block_ids)
-    newest = Newest(state, round_index)
-    newest.own = {k: flood for k in ids if (flood := newest(k)) is not None}
-    flooded_now: set[int] = set()
+    newest = Newest(state, round_index, earlier)
     sweep = 0
     while True:
         flooded = [k for k in (ids if sweep % 2 == 0 else ids[::-1]) if _flood_if_stale(plan, state, k, newest)]
         if not flooded:
             break
-        flooded_now.update(flooded)
         log.info("flood round %d, sweep %d: %d of %d blocks flooded", round_index, sweep, len(flooded), len(ids))
         sweep += 1
-    parts: dict[int, Arrays] = {}
-    for k in ids:
-        if k in flooded_now:
-            parts[k] = newest.own[k]
-        else:
-            earlier = state.load(round_kind(round_index - 1), k)
-            parts[k] = {"same_as": earlier.get("same_as", np.array(round_index - 1))}
-    return parts, {k: face_record(newest.own[k]) for k in ids}
+    records = {k: record for k in ids if (record := newest.record(k)) is not None}
+    parts = {k: newest.own[k] if k in newest.own else {"same_as": np.array(records[k]["round"])} for k in ids}
+    return parts, records
 
 
-def face_record(flood: Arrays) -> FaceRecord:
-    """What the settle needs of a block's flood: the keys of its faces and the neighbours' face keys it read."""
-    return {"faces": [int(key) for key in flood["faces"]],
+def face_record(flood: Arrays, round_index: int) -> FaceRecord:
+    """What the settle and the next round need of a block's flood, which round ``round_index`` made: the keys of its
+    faces and the neighbours' face keys it read."""
+    return {"round": round_index, "faces": [int(key) for key in flood["faces"]],
             "seen": [[int(n), int(face), int(key)]
                      for n, face, key in zip(flood["seen_block"], flood["seen_face"], flood["seen_key"])]}
 

@@ -63,28 +63,28 @@ def _border(labels: np.ndarray, n_kept: int, faces: np.ndarray) -> np.ndarray:
     """Core-local flat indices (C order) of labelled voxels of the padded ``labels`` that are open
     (label > ``n_kept``), next to an open voxel, or on a shared face."""
     nz, ny, nx = labels.shape[0] - 2, labels.shape[1] - 2, labels.shape[2] - 2
+    out = np.empty(1024, np.int64)
     found = 0
-    for stage in range(2):
-        if stage == 1:
-            out = np.empty(found, np.int64)
-            found = 0
-        for z in range(nz):
-            for y in range(ny):
-                for x in range(nx):
-                    label = labels[z + 1, y + 1, x + 1]
-                    if label == 0:
-                        continue
-                    keep = label > n_kept or (z == 0 and faces[0]) or (z == nz - 1 and faces[1]) or (
-                        y == 0 and faces[2]) or (y == ny - 1 and faces[3]) or (x == 0 and faces[4]) or (
-                        x == nx - 1 and faces[5])
-                    keep = keep or labels[z, y + 1, x + 1] > n_kept or labels[z + 2, y + 1, x + 1] > n_kept
-                    keep = keep or labels[z + 1, y, x + 1] > n_kept or labels[z + 1, y + 2, x + 1] > n_kept
-                    keep = keep or labels[z + 1, y + 1, x] > n_kept or labels[z + 1, y + 1, x + 2] > n_kept
-                    if keep:
-                        if stage == 1:
-                            out[found] = (z * ny + y) * nx + x
-                        found += 1
-    return out
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                label = labels[z + 1, y + 1, x + 1]
+                if label == 0:
+                    continue
+                keep = label > n_kept or (z == 0 and faces[0]) or (z == nz - 1 and faces[1]) or (
+                    y == 0 and faces[2]) or (y == ny - 1 and faces[3]) or (x == 0 and faces[4]) or (
+                    x == nx - 1 and faces[5])
+                keep = keep or labels[z, y + 1, x + 1] > n_kept or labels[z + 2, y + 1, x + 1] > n_kept
+                keep = keep or labels[z + 1, y, x + 1] > n_kept or labels[z + 1, y + 2, x + 1] > n_kept
+                keep = keep or labels[z + 1, y + 1, x] > n_kept or labels[z + 1, y + 1, x + 2] > n_kept
+                if keep:
+                    if found == out.size:
+                        grown = np.empty(2 * out.size, np.int64)
+                        grown[:found] = out
+                        out = grown
+                    out[found] = (z * ny + y) * nx + x
+                    found += 1
+    return out[:found].copy()
 
 
 def _allow(level: np.ndarray, inner: tuple[slice, slice, slice], faces: list[tuple[int, str]]) -> np.ndarray:

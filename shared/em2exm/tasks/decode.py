@@ -82,6 +82,7 @@ def run(params: DecodeParams, how: Invocation = Invocation()) -> None:
                 blockwise.JobPass("settle", serial=phases.settle, settles=FLOOD),
                 blockwise.JobPass("number", serial=phases.number),
                 blockwise.JobPass("apply", per_block=phases.apply)],
+        order=plan.compact_order(),
     )
     blockwise.run(job, how)
 
@@ -140,7 +141,9 @@ class DecodePhases:
     def flood(self, block_ids: list[int], round_index: int) -> dict[int, dict[str, Any]]:
         """Round ``round_index`` of the flood of a task's ``block_ids``; each one's record holds the keys of its
         faces and the neighbours' face keys it read."""
-        return flood_pass(self.plan, self.state, block_ids, round_index)
+        folder = commit.pass_folder(FLOOD, round_index - 1)
+        return flood_pass(self.plan, self.state, block_ids, round_index,
+                          lambda k: commit.read_block_info(self.output, k, folder))
 
     def settle(self, round_index: int) -> dict[str, Any] | None:
         """None when round ``round_index`` left a block stale (another round follows), else the flood's record."""

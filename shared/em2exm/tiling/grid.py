@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -48,7 +49,7 @@ class BlockGrid:
                 raise ValueError(f"block grid {name}={getattr(self, name)!r} is not three sizes >= 1")
             object.__setattr__(self, name, value)
 
-    @property
+    @functools.cached_property
     def grid(self) -> Triple:
         """Blocks along z, y, x."""
         return triple(math.ceil(s / b) for s, b in zip(self.shape, self.block))
@@ -64,11 +65,16 @@ class BlockGrid:
         """Grid position (iz, iy, ix) of ``block_id``."""
         if not 0 <= block_id < len(self):
             raise IndexError(f"block {block_id} out of range 0..{len(self) - 1}")
-        return triple(int(c) for c in np.unravel_index(block_id, self.grid))
+        rest, x = divmod(int(block_id), self.grid[2])
+        z, y = divmod(rest, self.grid[1])
+        return z, y, x
 
     def block_id(self, coords: Sequence[int]) -> int:
         """Block id at grid position ``coords``."""
-        return int(np.ravel_multi_index(tuple(coords), self.grid))
+        z, y, x = (int(c) for c in coords)
+        if not all(0 <= c < g for c, g in zip((z, y, x), self.grid)):
+            raise ValueError(f"grid position {(z, y, x)} is outside the grid {self.grid}")
+        return (z * self.grid[1] + y) * self.grid[2] + x
 
     def core(self, block_id: int) -> Box:
         """The voxels block ``block_id`` owns: the cores tile the volume exactly once."""
@@ -97,6 +103,17 @@ class BlockGrid:
                 if 0 <= there[axis] < self.grid[axis]:
                     out[(axis, side)] = self.block_id(there)
         return out
+
+    def compact_order(self) -> list[int]:
+        """Block ids in Z order (Morton) of their grid positions: an aligned run of ``8**k`` of them is a cube of
+        ``2**k`` blocks a side (``2 * 4**k``, ``4**k``: slabs of such cubes), so a range of positions is a compact
+        group of blocks, not a row."""
+        coords = np.unravel_index(np.arange(len(self)), self.grid)
+        key = np.zeros(len(self), np.int64)
+        for bit in range(max(self.grid).bit_length()):
+            for axis, c in enumerate(coords):
+                key |= ((c >> bit) & 1) << (3 * bit + 2 - axis)
+        return [int(k) for k in np.argsort(key, kind="stable")]
 
     def fingerprint(self) -> dict[str, list[int]]:
         """What decides the grid, as JSON-ready lists (a changed grid is another plan)."""
