@@ -23,13 +23,11 @@ from em2exm.decode.specs import Connected
 
 
 @njit(cache=True, nogil=True)
-def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray,
-           top: np.ndarray) -> tuple[np.ndarray, int]:
+def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray, top: np.ndarray) -> np.ndarray:
     """Over the core box [lo, hi) of ``pieces``: into the zeroed ``top``, the largest piece id within
-    ``radius`` of each voxel (0 where none); returns whether another piece is within reach too, and
-    at how many voxels. Scattered from runs of one piece along x (their footprints' union is one box)."""
+    ``radius`` of each voxel (0 where none); returns where another piece is within reach too.
+    Scattered from runs of one piece along x (their footprints' union is one box)."""
     several = np.zeros(top.shape, np.bool_)
-    contested = 0
     nz, ny, nx = pieces.shape
     for z in range(max(lo[0] - radius[0], 0), min(hi[0] + radius[0], nz)):
         for y in range(max(lo[1] - radius[1], 0), min(hi[1] + radius[1], ny)):
@@ -43,42 +41,36 @@ def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarra
                             for x2 in range(max(x - radius[2], lo[2]) - lo[2], min(end + radius[2], hi[2]) - lo[2]):
                                 there = top[z2, y2, x2]
                                 if there != p:
-                                    if there != 0 and not several[z2, y2, x2]:
+                                    if there != 0:
                                         several[z2, y2, x2] = True
-                                        contested += 1
                                     if there < p:
                                         top[z2, y2, x2] = p
                 x = end
-    return several, contested
+    return several
 
 
 @njit(cache=True, nogil=True)
-def _tally(top: np.ndarray, several: np.ndarray, contested: int, pieces: np.ndarray, n: int, lo: np.ndarray,
-           origin: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tally(top: np.ndarray, where: np.ndarray, pieces: np.ndarray, n: int, lo: np.ndarray, origin: np.ndarray,
+           shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Over the core (``top``; at ``lo`` in ``pieces``, at global ``origin`` in a volume of ``shape``): voxels of
-    each id 0..n in ``top`` where one piece is within reach, the coordinates of the ``contested`` voxels where
-    several are, and each piece's first core voxel (global raster index; ``NONE`` if none)."""
+    each id 0..n in ``top`` but for the contested voxels ``where``, and each piece's first core voxel (global
+    raster index; ``NONE`` if none)."""
     counts = np.zeros(n + 1, np.int64)
     first = np.full(n + 1, NONE, np.int64)
-    where = np.empty((contested, 3), np.int64)
-    i = 0
     nz, ny, nx = top.shape
     for z in range(nz):
         for y in range(ny):
-            row = pieces[lo[0] + z, lo[1] + y, lo[2]:lo[2] + nx]
-            x = 0
-            while x < nx:  # a piece's first voxel starts a run of it along x
-                p = row[x]
-                if p != 0 and first[p] == NONE:
-                    first[p] = ((origin[0] + z) * shape[1] + origin[1] + y) * shape[2] + origin[2] + x
-                x = run_end(row, x)
+            row, last = pieces[lo[0] + z, lo[1] + y, lo[2]:lo[2] + nx], 0
             for x in range(nx):
-                if several[z, y, x]:
-                    where[i, 0], where[i, 1], where[i, 2] = z, y, x
-                    i += 1
-                else:
-                    counts[top[z, y, x]] += 1
-    return counts, where, first
+                counts[top[z, y, x]] += 1
+                p = row[x]
+                if p != last:  # a piece's first voxel starts a run of it along x
+                    last = p
+                    if p != 0 and first[p] == NONE:
+                        first[p] = ((origin[0] + z) * shape[1] + origin[1] + y) * shape[2] + origin[2] + x
+    for i in range(where.shape[0]):
+        counts[top[where[i, 0], where[i, 1], where[i, 2]]] -= 1
+    return counts, first
 
 
 @njit(cache=True, nogil=True)
@@ -135,10 +127,10 @@ def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     radius = np.array([s // 2 for s in spec.dilation])
     lo, hi = np.array([s.start for s in rel]), np.array([s.stop for s in rel])
     staged = np.zeros(tuple(hi - lo), np.uint32 if plan.id_stride < 2**32 else np.uint64)
-    several, contested = _reach(pieces, lo, hi, radius, staged)
-    counts, where, first = _tally(staged, several, contested, pieces, n, lo, np.array([c.start for c in core]),
-                                  np.array(plan.shape))
+    several = _reach(pieces, lo, hi, radius, staged)
+    where = np.stack(np.unravel_index(np.flatnonzero(several), several.shape), axis=1)
     del several
+    counts, first = _tally(staged, where, pieces, n, lo, np.array([c.start for c in core]), np.array(plan.shape))
     sets, which = np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
     if len(where):
         sets, which = np.unique(_candidates(pieces, where + lo, radius), axis=0, return_inverse=True)
