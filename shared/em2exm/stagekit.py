@@ -95,8 +95,10 @@ def stage_parser(stage: StageSpec) -> argparse.ArgumentParser:
         parser.add_argument("--" + flag(name), dest=name, nargs="+" if many else None, help=meaning.replace("%", "%%"))
     if stage.blockwise:
         group = parser.add_mutually_exclusive_group()
-        group.add_argument("--plan-blocks", type=int, metavar="PER_TASK", help="prepare and print block ranges as JSON")
-        group.add_argument("--blocks", metavar="START:STOP", help="process only these blocks")
+        group.add_argument("--plan-blocks", type=int, metavar="PER_TASK",
+                           help="prepare and print ranges of PER_TASK blocks (one per parallel task) as JSON")
+        group.add_argument("--blocks", metavar="START:STOP",
+                           help="process only the blocks at these positions of the stage's block order")
         for step in stage.passes:
             takes: dict[str, Any] = {"metavar": "START:STOP"} if step.fanned else {"action": "store_true"}
             group.add_argument("--" + step.name, dest="pass_" + step.name, help=step.help, **takes)
