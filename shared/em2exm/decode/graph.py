@@ -1,7 +1,7 @@
 """Connected components of a graph given as an edge list: joins block-local pieces into global objects.
 
 Union-find in numba (already loaded by every decode task) rather than scipy.sparse.csgraph, whose import
-alone costs a flood or apply task ~0.2 s that it never uses."""
+alone cost every decode task ~0.15 s (measured), most of which never use it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def _root(parent: np.ndarray, node: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Union by the smaller root (so a root is its component's smallest node), then labels in node order."""
     parent = np.arange(n)
     for i in range(a.size):
         ra, rb = _root(parent, a[i]), _root(parent, b[i])
