@@ -10,7 +10,7 @@ numba's compiled code is cached on disk and no compilation lands inside a measur
 ``--cold`` adds, per case, the first call in a fresh process: ``cold_cached_s`` (numba's machine code
 loaded from the on-disk cache) and ``cold_compile_s`` (an empty cache: JIT compilation included).
 ``--blockwise Z,Y,X`` adds the blockwise decode in blocks of that size (em2exm.decode.decode_blockwise,
-in this one process): its median time and ratio to the whole-volume decode, the time of its phases
+in this one process): its median time and ratio to the whole-volume decode (the median ratio of pairs of runs, whole then blockwise), the time of its phases
 (``blocks_s``, ``flood_s``, ``apply_s``: what parallel tasks share; ``merge_s`` and ``number_s``: serial), the
 speed-up that parallel tasks would give by that split, and the voxels whose label differs from the whole-volume
 decode (ids are the same; only exact plateaus may differ).
@@ -135,24 +135,33 @@ PHASES = ("blocks_s", "merge_s", "flood_s", "number_s", "apply_s")
 SERIAL = ("merge_s", "number_s")
 
 
-def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int], runs: int, whole_s: float,
-                      whole_cpu_s: float, whole: np.ndarray) -> dict:
+def measure_blockwise(maps: np.ndarray, spec: dict, block: tuple[int, int, int], runs: int,
+                      whole: np.ndarray) -> dict:
     """Blockwise time (wall and this thread's CPU), phases, parallel speed-up by the phase split, and
-    voxels that differ."""
+    voxels that differ. Each blockwise run follows a whole-volume run of the same maps and the ratios are the
+    median of those pairs' ratios (this machine's speed drifts between runs more than the ratio moves)."""
     from em2exm import decode
 
     settings = decode.spec(spec["func"], **spec["kwargs"])
+    decoder = getattr(decode, spec["func"])
     labels, _ = blockwise_phases(maps, block, settings)
-    phases = [blockwise_phases(maps, block, settings)[1] for _ in range(runs)]
+    phases, pairs = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        decoder(maps, **spec["kwargs"])
+        whole_s, whole_cpu_s = time.perf_counter() - start, time.thread_time() - start_cpu
+        phases.append(blockwise_phases(maps, block, settings)[1])
+        pairs.append((sum(phases[-1][k] for k in PHASES) / whole_s, phases[-1]["cpu_s"] / whole_cpu_s, whole_s))
     median = {k: statistics.median(p[k] for p in phases) for k in PHASES}
     total = sum(median.values())
     serial = sum(median[k] for k in SERIAL)
     cpu = statistics.median(p["cpu_s"] for p in phases)
     return {
         "block": list(block), "blocks": phases[0]["blocks"], "flood_rounds": phases[0]["flood_rounds"],
-        "blockwise_median_s": round(total, 4),
-        "blockwise_ratio": round(total / whole_s, 2), "blockwise_cpu_s": round(cpu, 4),
-        "blockwise_cpu_ratio": round(cpu / whole_cpu_s, 2), **{k: round(v, 4) for k, v in median.items()},
+        "blockwise_median_s": round(total, 4), "whole_paired_median_s": round(statistics.median(p[2] for p in pairs), 4),
+        "blockwise_ratio": round(statistics.median(p[0] for p in pairs), 2), "blockwise_cpu_s": round(cpu, 4),
+        "blockwise_cpu_ratio": round(statistics.median(p[1] for p in pairs), 2),
+        **{k: round(v, 4) for k, v in median.items()},
         "speedup_with_tasks": {n: round(total / (serial + (total - serial) / n), 2) for n in (2, 4, 8, 16)},
         "instances": int(labels.max()), "instances_whole": int(whole.max()),
         "voxels_differ": int(np.count_nonzero(labels != whole)), "foreground": int(np.count_nonzero(whole)),
@@ -192,7 +201,7 @@ def measure(fixtures: Path, case: str, runs: int, with_reference: bool,
         row["reference_here_median_s"] = round(ref_median, 4)
         row["speedup_here"] = round(ref_median / median, 2)
     if block:
-        row["blockwise"] = measure_blockwise(maps, spec, block, runs, median, cpu, seg)
+        row["blockwise"] = measure_blockwise(maps, spec, block, runs, seg)
     return row
 
 

@@ -25,6 +25,7 @@ from em2exm.decode import (
     plan_for,
     reference,
 )
+from em2exm.decode.ccblock import _distinct_rows
 from em2exm.decode.relax import settled
 from em2exm.errors import UserError
 from scipy import ndimage as ndi
@@ -312,3 +313,12 @@ def test_fixture_in_eight_blocks_equals_whole_volume(case: str) -> None:
     blockwise = decode_blockwise(maps, (32, 64, 64), decode.spec(spec["func"], **spec["kwargs"]))
     assert blockwise.max() == whole.max() > 10
     assert_equal_but_plateaus(spec["func"], maps, spec["kwargs"], blockwise, whole)
+
+
+@pytest.mark.parametrize("width", [1, 2, 4])
+def test_candidate_sets_are_numpys_distinct_rows(width: int) -> None:
+    rows = np.sort(np.random.default_rng(width).integers(0, 5, (300, width)), axis=1)
+    sets, which = _distinct_rows(rows)
+    expected, inverse = np.unique(rows, axis=0, return_inverse=True)
+    assert np.array_equal(sets, expected) and np.array_equal(which, inverse.reshape(-1))
+    assert np.array_equal(sets[which], rows)

@@ -23,54 +23,59 @@ from em2exm.decode.specs import Connected
 
 
 @njit(cache=True, nogil=True)
-def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Over the core box [lo, hi) of ``pieces``: into the zeroed ``top``, the largest piece id within
-    ``radius`` of each voxel (0 where none); returns where another piece is within reach too.
-    Scattered from runs of one piece along x (their footprints' union is one box)."""
-    several = np.zeros(top.shape, np.bool_)
+def _reach(pieces: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: np.ndarray, top: np.ndarray,
+           several: np.ndarray, first: np.ndarray, origin: np.ndarray, shape: np.ndarray) -> int:
+    """Over the core box [lo, hi) of ``pieces`` (at global ``origin`` in a volume of ``shape``): into the
+    zeroed ``top``, the largest piece id within ``radius`` of each voxel (0 where none); into the zeroed
+    ``several``, where another piece is within reach too (returns how many voxels); into ``first``
+    (``NONE``-filled), each piece's first core voxel as a global raster index. Scattered from runs of one
+    piece along x (their footprints' union is one box); visited in raster order, so a piece's first run
+    that meets the core holds its first core voxel."""
+    contested = 0
     nz, ny, nx = pieces.shape
     for z in range(max(lo[0] - radius[0], 0), min(hi[0] + radius[0], nz)):
+        in_core = lo[0] <= z < hi[0]
         for y in range(max(lo[1] - radius[1], 0), min(hi[1] + radius[1], ny)):
+            row_in_core = in_core and lo[1] <= y < hi[1]
             x, stop = max(lo[2] - radius[2], 0), min(hi[2] + radius[2], nx)
             while x < stop:
                 p = pieces[z, y, x]
                 end = min(run_end(pieces[z, y], x), stop)
                 if p != 0:
+                    if row_in_core and first[p] == NONE and x < hi[2] and end > lo[2]:
+                        first[p] = ((origin[0] + z - lo[0]) * shape[1] + origin[1] + y - lo[1]) * shape[2] \
+                            + origin[2] + max(x, lo[2]) - lo[2]
                     for z2 in range(max(z - radius[0], lo[0]) - lo[0], min(z + radius[0] + 1, hi[0]) - lo[0]):
                         for y2 in range(max(y - radius[1], lo[1]) - lo[1], min(y + radius[1] + 1, hi[1]) - lo[1]):
                             for x2 in range(max(x - radius[2], lo[2]) - lo[2], min(end + radius[2], hi[2]) - lo[2]):
                                 there = top[z2, y2, x2]
                                 if there != p:
-                                    if there != 0:
+                                    if there != 0 and not several[z2, y2, x2]:
                                         several[z2, y2, x2] = True
+                                        contested += 1
                                     if there < p:
                                         top[z2, y2, x2] = p
                 x = end
-    return several
+    return contested
 
 
 @njit(cache=True, nogil=True)
-def _tally(top: np.ndarray, where: np.ndarray, pieces: np.ndarray, n: int, lo: np.ndarray, origin: np.ndarray,
-           shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Over the core (``top``; at ``lo`` in ``pieces``, at global ``origin`` in a volume of ``shape``): voxels of
-    each id 0..n in ``top`` but for the contested voxels ``where``, and each piece's first core voxel (global
-    raster index; ``NONE`` if none)."""
+def _tally(top: np.ndarray, several: np.ndarray, n: int, contested: int) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels of each id 0..n in ``top`` but for the ``contested`` voxels marked in ``several``, and the
+    coordinates of those (raster order)."""
     counts = np.zeros(n + 1, np.int64)
-    first = np.full(n + 1, NONE, np.int64)
+    where = np.empty((contested, 3), np.int64)
+    found = 0
     nz, ny, nx = top.shape
     for z in range(nz):
         for y in range(ny):
-            row, last = pieces[lo[0] + z, lo[1] + y, lo[2]:lo[2] + nx], 0
             for x in range(nx):
-                counts[top[z, y, x]] += 1
-                p = row[x]
-                if p != last:  # a piece's first voxel starts a run of it along x
-                    last = p
-                    if p != 0 and first[p] == NONE:
-                        first[p] = ((origin[0] + z) * shape[1] + origin[1] + y) * shape[2] + origin[2] + x
-    for i in range(where.shape[0]):
-        counts[top[where[i, 0], where[i, 1], where[i, 2]]] -= 1
-    return counts, first
+                if several[z, y, x]:
+                    where[found, 0], where[found, 1], where[found, 2] = z, y, x
+                    found += 1
+                else:
+                    counts[top[z, y, x]] += 1
+    return counts, where
 
 
 @njit(cache=True, nogil=True)
@@ -113,6 +118,18 @@ def _candidates(pieces: np.ndarray, where: np.ndarray, radius: np.ndarray) -> np
     return out
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``rows`` in lexicographic order, and where each row is among them (``np.unique``'s
+    ``axis=0, return_inverse=True``, without its structured-view set-up: a few hundred rows per block)."""
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.ones(len(rows), bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    which = np.empty(len(rows), np.int64)
+    which[order] = np.cumsum(new) - 1
+    return ordered[new], which
+
+
 def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
                     spec: Connected) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Staged ids of the block's core (pieces 1..n, then candidate sets n+1..) from its maps over the
@@ -127,14 +144,15 @@ def connected_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     radius = np.array([s // 2 for s in spec.dilation])
     lo, hi = np.array([s.start for s in rel]), np.array([s.stop for s in rel])
     staged = np.zeros(tuple(hi - lo), np.uint32 if plan.id_stride < 2**32 else np.uint64)
-    several = _reach(pieces, lo, hi, radius, staged)
-    where = np.stack(np.unravel_index(np.flatnonzero(several), several.shape), axis=1)
+    several = np.zeros(staged.shape, np.bool_)
+    first = np.full(n + 1, NONE, np.int64)
+    contested = _reach(pieces, lo, hi, radius, staged, several, first, np.array([c.start for c in core]),
+                       np.array(plan.shape))
+    counts, where = _tally(staged, several, n, contested)
     del several
-    counts, first = _tally(staged, where, pieces, n, lo, np.array([c.start for c in core]), np.array(plan.shape))
     sets, which = np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
     if len(where):
-        sets, which = np.unique(_candidates(pieces, where + lo, radius), axis=0, return_inverse=True)
-        which = which.reshape(-1)
+        sets, which = _distinct_rows(_candidates(pieces, where + lo, radius))
         staged[tuple(where.T)] = n + 1 + which
     arrays = {"counts": np.concatenate([counts, np.bincount(which, minlength=len(sets))]), "n_pieces": np.array(n),
               "piece_first": first, "sets": sets}

@@ -22,8 +22,8 @@ A label follows a chain of neighbours of strictly smaller (value, depth) to a se
 flood may give; it can differ only where two such chains lead to different seeds (exact plateaus, see
 ARCHITECTURE.md).
 
-Memory per block: its border and the face layers of its (up to six) neighbours, and a task's newest flood of each
-of its blocks.
+Memory per block: its border and the face layers of its (up to six) neighbours (read once per round, with what the
+floods derive from them: :mod:`em2exm.decode.borders`), and a task's newest flood of each of its blocks.
 """
 
 from __future__ import annotations
@@ -37,14 +37,11 @@ from typing import Any
 import numpy as np
 
 from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.borders import Borders
 from em2exm.decode.buckets import relax_flood
 from em2exm.decode.state import Arrays, State
 
 log = logging.getLogger("em2exm.decode")
-_EMPTY = np.zeros(0, np.int64)
-_NO_BORDER: Arrays = {"border_index": _EMPTY, "border_marker": _EMPTY, "border_level": np.zeros(0, np.uint8),
-              "border_value": np.zeros(0, np.uint8)}
-"""The border of a block of a decoder that leaves no voxel open (bc_connected)."""
 _CHANGES = ("value", "depth", "instance")
 MARGIN = 2
 """Layers of each neighbour's open voxels a block floods with its own: chains that run along a face, crossing it
@@ -73,49 +70,24 @@ def load_round(state: State, block_id: int, round_index: int) -> Arrays:
     return part
 
 
-@functools.lru_cache(maxsize=4096)
-def _core_size(plan: BlockPlan, block_id: int) -> tuple[int, ...]:
-    return tuple(s.stop - s.start for s in plan.core(block_id))
-
-
-def _from_face(plan: BlockPlan, block_id: int, index: np.ndarray, axis: int, last: bool) -> np.ndarray:
-    """How many layers the core-local flat ``index``es of block ``block_id`` lie from its first (or ``last``) layer
-    along ``axis``."""
-    size = _core_size(plan, block_id)
-    coord = (index // int(np.prod(size[axis + 1:]))) % size[axis]
-    return size[axis] - 1 - coord if last else coord
-
-
 def _face(axis: int, last: bool) -> int:
     """The index (0..5) of a block's face: its first (or ``last``) layers along ``axis``."""
     return 2 * axis + int(last)
 
 
-def _face_keys(plan: BlockPlan, block_id: int, flood: Arrays) -> np.ndarray:
-    """Per face (:func:`_face`) a key of the values, depths and labels of the open voxels within ``MARGIN + 1``
-    layers of it, what the neighbour across it reads: equal floods, equal keys; ``UNREACHED`` where no seed reached
-    any of them (and on faces without a neighbour)."""
+def _face_keys(plan: BlockPlan, borders: Borders, block_id: int, free: np.ndarray, flood: Arrays) -> np.ndarray:
+    """Per face (:func:`_face`) a key of the values, depths and labels of the open voxels (``free`` of the border)
+    within ``MARGIN + 1`` layers of it, what the neighbour across it reads: equal floods, equal keys; ``UNREACHED``
+    where no seed reached any of them (and on faces without a neighbour)."""
     keys = np.full(6, UNREACHED, np.int64)
     for axis, side in plan.neighbours(block_id):
-        read = _from_face(plan, block_id, flood["index"], axis, side == "+") <= MARGIN
+        read = borders.layers(block_id, axis, side == "+")[free] <= MARGIN
         if (flood["instance"][read] >= 0).any():
             digest = hashlib.blake2b(digest_size=8)
             for name in _CHANGES:
                 digest.update(np.ascontiguousarray(flood[name][read]).tobytes())
             keys[_face(axis, side == "+")] = int.from_bytes(digest.digest(), "little", signed=True) or 1
     return keys
-
-
-def _global(plan: BlockPlan, block_id: int, index: np.ndarray) -> np.ndarray:
-    core = plan.core(block_id)
-    local = np.unravel_index(index, _core_size(plan, block_id))
-    return np.ravel_multi_index(tuple(c + s.start for c, s in zip(local, core)), plan.shape)
-
-
-def _settled(state: State, block_id: int) -> tuple[Arrays, np.ndarray]:
-    """A block's border and the instance of each of its voxels (-1: open)."""
-    border = state.border(block_id) or _NO_BORDER
-    return border, state.load("merge", block_id)["instance"][border["border_marker"]]
 
 
 Records = Callable[[int], FaceRecord]
@@ -136,8 +108,9 @@ class Newest:
     floods them) and other blocks' as round ``round_index - 1`` left them (None before the first round), whose
     records ``earlier`` gives (small: whether a block is stale needs no flood read)."""
 
-    def __init__(self, state: State, round_index: int, earlier: Records | None = None) -> None:
+    def __init__(self, plan: BlockPlan, state: State, round_index: int, earlier: Records | None = None) -> None:
         self.state, self.round_index = state, round_index
+        self.borders = Borders(plan, state)
         self.own: dict[int, Arrays] = {}
         self._earlier = functools.cache(earlier or records_in_parts(state, round_index - 1))
 
@@ -163,15 +136,16 @@ class Newest:
         return record is None or not _read_current(record, self.face)
 
 
-def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> Arrays:
+def flood_block(plan: BlockPlan, block_id: int, newest: Newest) -> Arrays:
     """Block ``block_id``'s flood from its neighbours' ``newest`` floods: per open voxel (in border order) its
     core-local ``index``, ``value``, ``depth`` and ``instance`` (-1: no seed reached it yet); per face the key of the
     values within ``MARGIN + 1`` layers of it (what the neighbour across it reads: ``faces``) and the neighbours'
     face keys it read (``seen_block``, ``seen_face``, ``seen_key``)."""
-    border, instance = _settled(state, block_id)
+    borders = newest.borders
+    border, instance = borders.settled(block_id)
     free = instance < 0
     index = border["border_index"][free]
-    own = {"voxel": _global(plan, block_id, border["border_index"]), "level": border["border_level"],
+    own = {"voxel": borders.voxels(block_id), "level": border["border_level"],
            "value": border["border_value"], "depth": np.zeros(free.size, np.int64), "instance": instance,
            "provisional": np.zeros(free.size, bool)}
     reads = [(neighbour, axis, side == "-") for (axis, side), neighbour in plan.neighbours(block_id).items()
@@ -180,27 +154,27 @@ def flood_block(plan: BlockPlan, state: State, block_id: int, newest: Newest) ->
             "seen_face": np.array([_face(axis, last) for _, axis, last in reads], np.int64)}
     seen["seen_key"] = np.array([newest.face(int(b), int(f)) for b, f in zip(seen["seen_block"], seen["seen_face"])],
                                 np.int64)
-    parts = [own] + [_margin(plan, state, neighbour, newest(neighbour), axis, last) for neighbour, axis, last in reads]
+    parts = [own] + [_margin(borders, neighbour, newest(neighbour), axis, last) for neighbour, axis, last in reads]
     every = {k: np.concatenate([part[k] for part in parts]) for k in own}
     relax_flood(every["voxel"], every["level"], every["value"], every["depth"], every["instance"],
                 every["provisional"], np.array(plan.shape))
     flood = {"index": index, **{k: every[k][:free.size][free] for k in _CHANGES}}
-    return {**flood, "faces": _face_keys(plan, block_id, flood), **seen}
+    return {**flood, "faces": _face_keys(plan, borders, block_id, free, flood), **seen}
 
 
-def _margin(plan: BlockPlan, state: State, neighbour: int, flood: Arrays | None, axis: int, last: bool) -> Arrays:
+def _margin(borders: Borders, neighbour: int, flood: Arrays | None, axis: int, last: bool) -> Arrays:
     """What the block floods of ``neighbour``'s ``MARGIN`` layers facing it (its ``last`` layers along ``axis`` or
     its first): the open voxels, flooded again (*provisional* at the value the neighbour's newest ``flood`` gave them,
     where it reached them: paths through blocks the block cannot see), and as sources the settled voxels of those
     layers and the next one and that layer's open voxels as that flood left them."""
-    border, instance = _settled(state, neighbour)
-    layer = _from_face(plan, neighbour, border["border_index"], axis, last)
+    border, instance = borders.settled(neighbour)
+    layer = borders.layers(neighbour, axis, last)
     free = instance < 0
     value, depth, label = border["border_value"].copy(), np.zeros(free.size, np.int64), instance.copy()
     if flood is not None:
         value[free], depth[free], label[free] = flood["value"], flood["depth"], flood["instance"]
     keep = (layer < MARGIN) | ((layer == MARGIN) & (label >= 0))
-    return {"voxel": _global(plan, neighbour, border["border_index"][keep]), "level": border["border_level"][keep],
+    return {"voxel": borders.voxels(neighbour)[keep], "level": border["border_level"][keep],
             "value": value[keep], "depth": depth[keep], "instance": label[keep],
             "provisional": (free & (label >= 0) & (layer < MARGIN))[keep]}
 
@@ -211,10 +185,10 @@ def flood_round(plan: BlockPlan, state: State, block_ids: Iterable[int], round_i
     part (a block the round did not flood names the round whose part holds its flood) and its
     :func:`face_record`. ``earlier``: the records of round ``round_index - 1`` (default: read from its parts)."""
     ids = sorted(block_ids)
-    newest = Newest(state, round_index, earlier)
+    newest = Newest(plan, state, round_index, earlier)
     sweep = 0
     while True:
-        flooded = [k for k in (ids if sweep % 2 == 0 else ids[::-1]) if _flood_if_stale(plan, state, k, newest)]
+        flooded = [k for k in (ids if sweep % 2 == 0 else ids[::-1]) if _flood_if_stale(plan, k, newest)]
         if not flooded:
             break
         log.info("flood round %d, sweep %d: %d of %d blocks flooded", round_index, sweep, len(flooded), len(ids))
@@ -244,9 +218,9 @@ def _read_current(record: FaceRecord, face_key: Callable[[int, int], int]) -> bo
     return all(face_key(n, face) == key for n, face, key in record["seen"])
 
 
-def _flood_if_stale(plan: BlockPlan, state: State, block_id: int, newest: Newest) -> bool:
+def _flood_if_stale(plan: BlockPlan, block_id: int, newest: Newest) -> bool:
     """Flood a block if it is stale (see :class:`Newest`); returns whether it did."""
     if not newest.stale(block_id):
         return False
-    newest.own[block_id] = flood_block(plan, state, block_id, newest)
+    newest.own[block_id] = flood_block(plan, block_id, newest)
     return True
