@@ -29,7 +29,7 @@ benchmark: setup
 	@echo "         $(CURDIR)/runs/benchmark-ovule/report (gala EM -> PlantSeg ovule confocal membranes)"
 
 test: setup
-	$(PY) -m pytest -q $(PYTEST_WORKERS)
+	$(PY) -m pytest -q $(PYTEST_WORKERS) --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -q $(PYTEST_WORKERS) -m "not slow"
