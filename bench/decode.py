@@ -10,10 +10,10 @@ numba's compiled code is cached on disk and no compilation lands inside a measur
 ``--cold`` adds, per case, the first call in a fresh process: ``cold_cached_s`` (numba's machine code
 loaded from the on-disk cache) and ``cold_compile_s`` (an empty cache: JIT compilation included).
 ``--blockwise Z,Y,X`` adds the blockwise decode in blocks of that size (em2exm.decode.decode_blockwise,
-in this one process): its median time and ratio to the whole-volume decode (the median ratio of pairs of runs, whole then blockwise), the time of its phases
-(``blocks_s``, ``flood_s``, ``apply_s``: what parallel tasks share; ``merge_s`` and ``number_s``: serial), the
-speed-up that parallel tasks would give by that split, and the voxels whose label differs from the whole-volume
-decode (ids are the same; only exact plateaus may differ).
+in this one process): its median time and ratio to the whole-volume decode (the median ratio of pairs of
+runs, whole then blockwise), the time of its phases (``blocks_s``, ``flood_s``, ``apply_s``: what parallel
+tasks share; ``merge_s`` and ``number_s``: serial), the speed-up that parallel tasks would give by that split, and
+the voxels whose label differs from the whole-volume decode (ids are the same; only exact plateaus may differ).
 
     .venv/bin/python bench/decode.py [--cases A_clean,D_clean] [--fixtures DIR] [--runs 3] [--reference] [--cold]
                                      [--blockwise 32,128,128]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from em2exm.decode.blocks import BlockPlan
+from em2exm.decode.crop import box_shape
 from em2exm.decode.state import Arrays, State
 
 _EMPTY = np.zeros(0, np.int64)
@@ -39,7 +40,7 @@ class Borders:
         """The global flat index of each voxel of a block's border."""
         if block_id not in self._voxels:
             core = self.plan.core(block_id)
-            local = np.unravel_index(self.settled(block_id)[0]["border_index"], self._size(block_id))
+            local = np.unravel_index(self.settled(block_id)[0]["border_index"], box_shape(core))
             self._voxels[block_id] = np.ravel_multi_index(tuple(c + s.start for c, s in zip(local, core)),
                                                           self.plan.shape)
         return self._voxels[block_id]
@@ -49,10 +50,7 @@ class Borders:
         (255 for 255 or more: floods read a few layers)."""
         key = (block_id, axis, last)
         if key not in self._layers:
-            size = self._size(block_id)
+            size = box_shape(self.plan.core(block_id))
             coord = (self.settled(block_id)[0]["border_index"] // int(np.prod(size[axis + 1:]))) % size[axis]
             self._layers[key] = np.minimum(size[axis] - 1 - coord if last else coord, 255).astype(np.uint8)
         return self._layers[key]
-
-    def _size(self, block_id: int) -> tuple[int, ...]:
-        return tuple(s.stop - s.start for s in self.plan.core(block_id))
