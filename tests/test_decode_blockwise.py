@@ -25,8 +25,10 @@ from em2exm.decode import (
     plan_for,
     reference,
 )
+from em2exm.decode.buckets import _sources_in_order, relax_flood
 from em2exm.decode.ccblock import _distinct_rows
 from em2exm.decode.relax import settled
+from em2exm.decode.wsblock import _border
 from em2exm.errors import UserError
 from scipy import ndimage as ndi
 from skimage.segmentation import find_boundaries
@@ -322,3 +324,37 @@ def test_candidate_sets_are_numpys_distinct_rows(width: int) -> None:
     expected, inverse = np.unique(rows, axis=0, return_inverse=True)
     assert np.array_equal(sets, expected) and np.array_equal(which, inverse.reshape(-1))
     assert np.array_equal(sets[which], rows)
+
+
+def test_flood_sources_pop_by_value_then_depth_then_position() -> None:
+    rng = np.random.default_rng(7)
+    label = np.where(rng.random(2000) < 0.7, rng.integers(0, 9, 2000), -1)
+    value = rng.integers(0, 6, 2000)
+    depth = np.where(rng.random(2000) < 0.2, rng.integers(1, 4, 2000), 0)
+    sources = np.flatnonzero(label >= 0)
+    expected = sources[np.lexsort((sources, depth[sources], value[sources]))]
+    assert np.array_equal(_sources_in_order(label, value, depth), expected)
+
+
+@pytest.mark.parametrize("faces", [(0, 0, 0, 0, 0, 0), (1, 0, 0, 1, 1, 1)])
+def test_block_border_is_open_voxels_their_neighbours_and_shared_faces(faces: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(sum(faces))
+    labels = np.zeros((8, 11, 13), np.uint32)
+    labels[1:-1, 1:-1, 1:-1] = np.where(rng.random((6, 9, 11)) < 0.8, rng.integers(1, 40, (6, 9, 11)), 0)
+    near = ndi.binary_dilation(labels > 30, ndi.generate_binary_structure(3, 1))
+    for axis in range(3):
+        for last in (0, 1):
+            if faces[2 * axis + last]:
+                near[(slice(None),) * axis + (labels.shape[axis] - 2 if last else 1,)] = True
+    expected = np.flatnonzero((near & (labels != 0))[1:-1, 1:-1, 1:-1])
+    assert np.array_equal(_border(labels, 30, np.array(faces, bool)), expected)
+
+
+def test_sparse_flood_steps_to_six_neighbours_only() -> None:
+    shape = np.array([2, 3, 4])
+    at = lambda z, y, x: (z * 3 + y) * 4 + x  # noqa: E731
+    # (0, 0, 3) and (0, 1, 0) are one flat index apart but not neighbours; (0, 1, 3) is (0, 0, 3)'s +y neighbour
+    index = np.array([at(0, 0, 3), at(0, 1, 0), at(0, 1, 3), at(1, 1, 3)])
+    label, value = np.array([5, -1, -1, -1]), np.zeros(4, np.int64)
+    relax_flood(index, np.full(4, 250, np.uint8), value, np.zeros(4, np.int64), label, np.zeros(4, bool), shape)
+    assert label.tolist() == [5, -1, 5, 5] and value.tolist() == [0, 0, 5, 5]

@@ -109,79 +109,61 @@ def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, of
     return counts
 
 
-_GOLDEN = np.uint64(11400714819323198485)  # 2**64 / golden ratio: Fibonacci hashing
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _slot(key: int | np.int64, bits: int) -> np.int64:
-    return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits))
-
-
 @njit(cache=True, nogil=True)
-def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Open-addressing table (a power of two >= 2 * len slots) of ``keys`` (-1: empty) and their positions."""
-    bits = 1
-    while (1 << bits) < 2 * keys.size + 2:
-        bits += 1
-    slot_keys = np.full(1 << bits, -1, np.int64)
-    slot_at = np.empty(1 << bits, np.int64)
-    mask = (1 << bits) - 1
-    for i in range(keys.size):
-        slot = _slot(keys[i], bits)
-        while slot_keys[slot] >= 0:
-            slot = (slot + 1) & mask
-        slot_keys[slot] = keys[i]
-        slot_at[slot] = i
-    return slot_keys, slot_at, bits
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _find(slot_keys: np.ndarray, slot_at: np.ndarray, bits: int, key: int | np.int64) -> np.int64:
-    """Position of ``key`` (>= 0) through :func:`_hash_table`'s table, or -1."""
-    mask = slot_keys.size - 1
-    slot = _slot(key, bits)
-    while slot_keys[slot] >= 0:
-        if slot_keys[slot] == key:
-            return slot_at[slot]
-        slot = (slot + 1) & mask
-    return np.int64(-1)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _neighbours(at: int | np.int64, shape: np.ndarray, out: np.ndarray) -> None:
-    """The flat indices of the six neighbours of ``at`` in a volume of ``shape`` (-1: outside)."""
+def _box_lookup(index: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dense lookup of ``index`` (distinct flat indices into a volume of ``shape``) over their bounding box with a
+    one-voxel frame: the position of each box voxel's entry (-1: none; the frame is all -1, so no neighbour step
+    needs a bounds check), each entry's flat index in the box, and the box's six neighbour steps (-z, -y, -x, +x,
+    +y, +z)."""
     ny, nx = shape[1], shape[2]
     plane = ny * nx
-    z, y, x = at // plane, (at // nx) % ny, at % nx
-    out[0] = at - plane if z > 0 else -1
-    out[1] = at - nx if y > 0 else -1
-    out[2] = at - 1 if x > 0 else -1
-    out[3] = at + 1 if x + 1 < nx else -1
-    out[4] = at + nx if y + 1 < ny else -1
-    out[5] = at + plane if z + 1 < shape[0] else -1
+    zyx = np.empty((index.size, 3), np.int64)
+    low = np.array([shape[0], ny, nx], np.int64)
+    high = np.zeros(3, np.int64)
+    for i in range(index.size):
+        z = index[i] // plane
+        y = (index[i] - z * plane) // nx
+        zyx[i, 0], zyx[i, 1], zyx[i, 2] = z, y, index[i] - z * plane - y * nx
+        for a in range(3):
+            low[a] = min(low[a], zyx[i, a])
+            high[a] = max(high[a], zyx[i, a])
+    extent = np.maximum(high - low, 0) + 3
+    by, bx = extent[1], extent[2]
+    where = np.full(extent[0] * by * bx, -1, np.int32)
+    local = np.empty(index.size, np.int64)
+    for i in range(index.size):
+        local[i] = ((zyx[i, 0] - low[0] + 1) * by + zyx[i, 1] - low[1] + 1) * bx + zyx[i, 2] - low[2] + 1
+        where[local[i]] = i
+    return where, local, np.array([-by * bx, -bx, -1, 1, bx, by * bx], np.int64)
 
 
 @njit(cache=True, nogil=True)
 def _sources_in_order(label: np.ndarray, value: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Positions of the sources (``label >= 0``) by (value, depth): counted by value, sorted by depth only within a
-    value that has sources of depth > 0 (most are settled voxels, of depth 0)."""
+    """Positions of the sources (``label >= 0``) by (value, depth), in position order on ties: counted by value, the
+    depth-0 sources of a value (most: settled voxels) first, then its deeper ones sorted by depth."""
     start = np.zeros(257, np.int64)
+    deeper = np.zeros(256, np.int64)
     for i in range(label.size):
         if label[i] >= 0:
             start[value[i] + 1] += 1
+            deeper[value[i]] += depth[i] > 0
     start = np.cumsum(start)
     order = np.empty(start[256], np.int64)
-    filled = start[:256].copy()
-    deeper = np.zeros(256, np.bool_)
+    flat = start[:256].copy()
+    deep = start[1:] - deeper
     for i in range(label.size):
         if label[i] >= 0:
-            order[filled[value[i]]] = i
-            filled[value[i]] += 1
-            deeper[value[i]] |= depth[i] > 0
+            v = value[i]
+            if depth[i] > 0:
+                order[deep[v]] = i
+                deep[v] += 1
+            else:
+                order[flat[v]] = i
+                flat[v] += 1
     for v in range(256):
-        if deeper[v]:
-            part = order[start[v]:start[v + 1]]
-            order[start[v]:start[v + 1]] = part[np.argsort(depth[part], kind="mergesort")]
+        if deeper[v] > 1:
+            part = order[start[v + 1] - deeper[v]:start[v + 1]]
+            order[start[v + 1] - deeper[v]:start[v + 1]] = part[np.argsort(depth[part], kind="mergesort")]
     return order
 
 
@@ -197,14 +179,14 @@ def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: 
 
     Per value two queues that each hold entries in order of depth: the sources (sorted) and a first-in, first-out
     queue of flooded entries (those reached from a smaller value enter at depth 0 before the value's turn, the rest
-    at the popped depth + 1); each pop takes the smaller head, a source on equal depths."""
-    slot_keys, slot_at, bits = _hash_table(index)
+    at the popped depth + 1); each pop takes the smaller head, a source on equal depths. Neighbours are found in a
+    dense lookup over the entries' bounding box (4 bytes per voxel of it: a block's box and its margins)."""
+    where, local, box_steps = _box_lookup(index, shape)
     order = _sources_in_order(label, value, depth)
     taken = np.zeros(index.size, np.bool_)  # provisional sources reached before their turn
     after = np.full(index.size, -1, np.int64)
     head = np.full(256, -1, np.int64)
     tail = np.full(256, -1, np.int64)
-    near = np.empty(6, np.int64)
     next_source = 0
     for reached in range(256):
         while True:
@@ -223,11 +205,8 @@ def relax_flood(index: np.ndarray, level: np.ndarray, value: np.ndarray, depth: 
             else:
                 break
             steps = depth[top]
-            _neighbours(index[top], shape, near)
-            for there in near:
-                if there < 0:
-                    continue
-                j = _find(slot_keys, slot_at, bits, there)
+            for step in box_steps:
+                j = np.int64(where[local[top] + step])
                 if j < 0:
                     continue
                 own = 255 - np.int64(level[j])

@@ -23,7 +23,8 @@ flood may give; it can differ only where two such chains lead to different seeds
 ARCHITECTURE.md).
 
 Memory per block: its border and the face layers of its (up to six) neighbours (read once per round, with what the
-floods derive from them: :mod:`em2exm.decode.borders`), and a task's newest flood of each of its blocks.
+floods derive from them: :mod:`em2exm.decode.borders`), a task's newest flood of each of its blocks, and during a
+flood 4 bytes per voxel of the block's box grown by its margins (the flood's neighbour lookup).
 """
 
 from __future__ import annotations
@@ -145,11 +146,15 @@ def flood_block(plan: BlockPlan, block_id: int, newest: Newest) -> Arrays:
     border, instance = borders.settled(block_id)
     free = instance < 0
     index = border["border_index"][free]
+    if not index.size:  # nothing to flood: no neighbour is read, no face reached
+        empty = np.zeros(0, np.int64)
+        return {"index": index, "value": border["border_value"][free], "depth": empty, "instance": instance[free],
+                "faces": np.full(6, UNREACHED, np.int64), "seen_block": empty, "seen_face": empty,
+                "seen_key": empty}
     own = {"voxel": borders.voxels(block_id), "level": border["border_level"],
            "value": border["border_value"], "depth": np.zeros(free.size, np.int64), "instance": instance,
            "provisional": np.zeros(free.size, bool)}
-    reads = [(neighbour, axis, side == "-") for (axis, side), neighbour in plan.neighbours(block_id).items()
-             if free.any()]  # a block without open voxels reads nothing of its neighbours
+    reads = [(neighbour, axis, side == "-") for (axis, side), neighbour in plan.neighbours(block_id).items()]
     seen = {"seen_block": np.array([neighbour for neighbour, _, _ in reads], np.int64),
             "seen_face": np.array([_face(axis, last) for _, axis, last in reads], np.int64)}
     seen["seen_key"] = np.array([newest.face(int(b), int(f)) for b, f in zip(seen["seen_block"], seen["seen_face"])],
