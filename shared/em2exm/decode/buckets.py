@@ -12,33 +12,41 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, offsets: np.ndarray,
-                 labels: np.ndarray, values: np.ndarray, allow: np.ndarray) -> np.ndarray:
-    """Flood ``labels`` (flat, zeroed) from ``markers`` (flat ids, 0: none) over voxels where ``fg``
-    (flat uint8 foreground, 0 outside the mask and on a one-voxel border) is non-zero; ``fg`` is
-    consumed. ``face_class[m]`` is 1 for face markers, 0 for seeds. Writes each labelled voxel's flood
-    value (``255 - foreground`` raised to the level it was reached at) into ``values`` and returns the
-    voxels per id.
+def bucket_flood(fg: np.ndarray, labels: np.ndarray, face_class: np.ndarray, offsets: np.ndarray,
+                 values: np.ndarray, allow: np.ndarray) -> np.ndarray:
+    """Flood ``labels`` (flat; on entry the markers' ids, 0: none, all inside the mask) over voxels where ``fg`` (flat
+    uint8 foreground, 0 outside the mask and on a one-voxel border) is non-zero; ``fg`` is consumed.
+    ``face_class[m]`` is 1 for face markers, 0 for seeds. Writes each labelled voxel's flood value
+    (``255 - foreground`` raised to the level it was reached at) into ``values`` and returns the voxels per id.
 
     A face marker's voxel is *pending* until its key ``2 * value + 1``: before that a seed entry popped at a value
     below ``allow`` (flat uint8: 1 + the lowest priority ``255 - foreground`` of the voxel's neighbours outside the
     block) takes it, unless a face marker's entry popped next to it first (which sets its ``allow`` to 0): then no
     neighbour the block cannot see, and no open one, can have reached it at a lower level, so the seed's label is the
     whole-volume flood's up to ties. Face markers still pending at their key claim their voxels then, ahead of every
-    other entry of that key (where they would have stood had they entered at the start)."""
+    other entry of that key (where they would have stood had they entered at the start).
+
+    Each key's queue is a linked list of entries, one per foreground voxel at most (``voxel_of``, ``after``: memory
+    per foreground voxel, not per voxel of the block)."""
     counts = np.zeros(face_class.size, np.int64)
-    after = np.full(fg.size, -1, np.int32)
+    n_fg = 0
+    for i in range(fg.size):
+        n_fg += fg[i] != 0
+    voxel_of = np.empty(n_fg, np.int64)
+    after = np.empty(n_fg, np.int64)
+    used = 0
     head = np.full(512, -1, np.int64)
     tail = np.full(512, -1, np.int64)
     pending_count = np.zeros(513, np.int64)
     seen = np.empty(face_class.size, np.int64)  # a face marker is one voxel: at most one per marker id
     n_seen = 0
     for i in range(fg.size):
-        m = markers[i]
-        if m == 0 or fg[i] == 0:
+        if fg[i] == 0:
+            continue
+        m = labels[i]
+        if m == 0:
             continue
         value = 255 - np.int64(fg[i])
-        labels[i] = m
         if face_class[m]:  # pending: fg[i] stays set
             pending_count[2 * value + 2] += 1
             seen[n_seen] = i
@@ -48,11 +56,13 @@ def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, of
         counts[m] += 1
         fg[i] = 0
         entry = 2 * value
+        voxel_of[used], after[used] = i, -1
         if tail[entry] >= 0:
-            after[tail[entry]] = i
+            after[tail[entry]] = used
         else:
-            head[entry] = i
-        tail[entry] = i
+            head[entry] = used
+        tail[entry] = used
+        used += 1
     start = np.cumsum(pending_count)  # pending entries of key k: pending[start[k]:start[k + 1]], raster order
     pending = np.empty(n_seen, np.int64)
     filled = start.copy()
@@ -62,28 +72,31 @@ def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, of
         filled[claim] += 1
     for key in range(512):
         if key & 1:  # claim this key's face markers still pending, in raster order, ahead of the queue
-            first, last = np.int64(-1), np.int64(-1)
+            first, last = -1, -1
             for i in pending[start[key]:start[key + 1]]:
                 if fg[i] == 0:
                     continue  # a seed took it
                 fg[i] = 0
                 values[i] = key >> 1
                 counts[labels[i]] += 1
+                voxel_of[used], after[used] = i, -1
                 if last >= 0:
-                    after[last] = i
+                    after[last] = used
                 else:
-                    first = i
-                last = i
+                    first = used
+                last = used
+                used += 1
             if last >= 0:
                 after[last] = head[key]
                 if head[key] < 0:
                     tail[key] = last
                 head[key] = first
         while head[key] >= 0:
-            i = head[key]
-            head[key] = after[i]
+            entry = head[key]
+            head[key] = after[entry]
             if head[key] < 0:
                 tail[key] = -1
+            i = voxel_of[entry]
             label = labels[i]
             for step in offsets:
                 j = i + step
@@ -101,11 +114,13 @@ def bucket_flood(fg: np.ndarray, markers: np.ndarray, face_class: np.ndarray, of
                 labels[j] = label
                 values[j] = reach >> 1
                 counts[label] += 1
+                voxel_of[used], after[used] = j, -1
                 if tail[reach] >= 0:
-                    after[tail[reach]] = j
+                    after[tail[reach]] = used
                 else:
-                    head[reach] = j
-                tail[reach] = j
+                    head[reach] = used
+                tail[reach] = used
+                used += 1
     return counts
 
 

@@ -36,7 +36,7 @@ class MergeTable:
         """Final labels of block ``block_id``'s core from its block-local ids."""
         table = self.tables[block_id]
         out = np.empty(local.shape, table.dtype)
-        _lookup(np.ascontiguousarray(local), table, out)
+        _lookup(local, table, out)
         if block_id in self.voxels:
             where, ids = self.voxels[block_id]
             out.reshape(-1)[where] = ids

@@ -153,20 +153,19 @@ def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
     on_faces = np.array([(axis, side) in faces for axis in range(3) for side in "-+"])
     fg = np.zeros(tuple(s.stop - s.start + 2 for s in inner), np.uint8)
     fg[1:-1, 1:-1, 1:-1] = level[inner]
-    markers = np.zeros(fg.shape, np.uint32)
+    labels = np.zeros(fg.shape, np.uint32)  # the markers, then the flood's labels
     core_seeds = seeds[inner]
     marker_piece = np.concatenate(([0], kept_ids, _mark(core_seeds, fg, piece_marker, kept_ids.size, on_faces,
-                                                        markers)))
+                                                        labels)))
 
     arrays: dict[str, np.ndarray] = {}
     for axis, side in faces:
         arrays["seeds" + face_name(axis, side)] = seeds[tuple(
             slice(s.start + 1, s.stop + 1) for s in within(slab(plan, block_id, axis, side, 1), outer))]
-    labels = np.zeros(fg.shape, np.uint32)
     values = np.zeros(fg.shape, np.uint8)
-    counts = bucket_flood(fg.reshape(-1), markers.reshape(-1), (marker_piece == 0).astype(np.int64),
-                          offsets(fg.shape), labels.reshape(-1), values.reshape(-1), _allow(level, inner, faces))
-    del fg, markers
+    counts = bucket_flood(fg.reshape(-1), labels.reshape(-1), (marker_piece == 0).astype(np.int64),
+                          offsets(fg.shape), values.reshape(-1), _allow(level, inner, faces))
+    del fg
     border = _border(labels, kept_ids.size, on_faces)
     at = np.unravel_index(border, core_seeds.shape)
     padded_at = tuple(c + 1 for c in at)
@@ -175,4 +174,4 @@ def watershed_block(block: np.ndarray, plan: BlockPlan, block_id: int,
         counts=counts, marker_piece=marker_piece, piece_ids=pieces, piece_count=count[pieces],
         piece_first=first[pieces], border_index=border, border_marker=labels[padded_at],
         border_level=level[inner][at], border_value=values[padded_at])
-    return np.ascontiguousarray(labels[1:-1, 1:-1, 1:-1]), arrays
+    return labels[1:-1, 1:-1, 1:-1], arrays
