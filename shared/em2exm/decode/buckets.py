@@ -26,14 +26,14 @@ def bucket_flood(fg: np.ndarray, labels: np.ndarray, face_class: np.ndarray, off
     whole-volume flood's up to ties. Face markers still pending at their key claim their voxels then, ahead of every
     other entry of that key (where they would have stood had they entered at the start).
 
-    Each key's queue is a linked list of entries, one per foreground voxel at most (``voxel_of``, ``after``: memory
-    per foreground voxel, not per voxel of the block)."""
+    Each key's queue is a linked list of entries, one per foreground voxel at most (``voxel_of``, ``after``: 8 bytes
+    per foreground voxel, none for the rest of the block; ``fg`` has fewer than 2**31 voxels)."""
     counts = np.zeros(face_class.size, np.int64)
     n_fg = 0
     for i in range(fg.size):
         n_fg += fg[i] != 0
-    voxel_of = np.empty(n_fg, np.int64)
-    after = np.empty(n_fg, np.int64)
+    voxel_of = np.empty(n_fg, np.int32)
+    after = np.empty(n_fg, np.int32)
     used = 0
     head = np.full(512, -1, np.int64)
     tail = np.full(512, -1, np.int64)
