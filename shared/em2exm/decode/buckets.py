@@ -56,6 +56,7 @@ def bucket_flood(fg: np.ndarray, labels: np.ndarray, face_class: np.ndarray, off
         counts[m] += 1
         fg[i] = 0
         entry = 2 * value
+        # appended inline here and below: an njit helper for the append (inlined or not) made blocks 15-20% slower
         voxel_of[used], after[used] = i, -1
         if tail[entry] >= 0:
             after[tail[entry]] = used
